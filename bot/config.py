@@ -1,0 +1,296 @@
+"""One typed Settings object, read from a TOML file plus secrets from the environment.
+
+Every problem is reported as a single `ConfigError` line naming the key, so start-up can
+print it and exit without a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class ConfigError(Exception):
+    """A configuration problem, with a message meant for the person running the bot."""
+
+
+@dataclass(frozen=True)
+class DiscordSettings:
+    guild_id: int
+    eco_channel_id: int
+    review_channel_id: int
+    maintainer_role_ids: tuple[int, ...]
+    announce_channel_id: int | None = None
+    message_content: bool = False
+    # Only for tests and self-hosted gateways; production leaves both unset.
+    api_base: str | None = None
+    gateway_url: str | None = None
+
+    @property
+    def announce_channel(self) -> int:
+        return self.announce_channel_id or self.eco_channel_id
+
+
+@dataclass(frozen=True)
+class GitHubSettings:
+    org: str = "pallets-eco"
+    api_url: str = "https://api.github.com"
+    web_url: str = "https://github.com"
+    oauth_client_id: str | None = None
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class PyPISettings:
+    url: str = "https://pypi.org"
+    trusted_owners: tuple[str, ...] = ("davidism",)
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "sqlite+aiosqlite:///data/eco-bot.db"
+
+
+@dataclass(frozen=True)
+class ReviewSettings:
+    approvals_required: int = 1
+    # "card": private thread on the review card; "requester": private thread with the requester.
+    thread_mode: str = "card"
+
+
+@dataclass(frozen=True)
+class TrackingSettings:
+    interval_minutes: float = 10.0
+    nudge_after_days: float = 7.0
+
+
+@dataclass(frozen=True)
+class ContributeSettings:
+    labels: tuple[str, ...] = (
+        "good first issue",
+        "help wanted",
+        "docs",
+        "area/docs",
+        "documentation",
+        "tests",
+    )
+    refresh_minutes: float = 15.0
+    max_age_days: int = 730
+    docs_labels: tuple[str, ...] = ("docs", "area/docs", "documentation")
+    tests_labels: tuple[str, ...] = ("tests", "testing")
+    bug_labels: tuple[str, ...] = ("bug",)
+    feature_labels: tuple[str, ...] = ("enhancement", "feature")
+
+
+@dataclass(frozen=True)
+class FaqSettings:
+    path: str | None = None  # None: the FAQ shipped in bot/data/faq.toml
+    cooldown_minutes: float = 30.0
+    auto_answer: bool = True
+    welcome: bool = True
+    answer_in_foreign_threads: bool = False
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class Secrets:
+    discord_token: str = field(repr=False)
+    github_token: str | None = field(default=None, repr=False)
+    github_org_admin_token: str | None = field(default=None, repr=False)
+    github_oauth_client_secret: str | None = field(default=None, repr=False)
+
+    def all_values(self) -> list[str]:
+        return [
+            v
+            for v in (
+                self.discord_token,
+                self.github_token,
+                self.github_org_admin_token,
+                self.github_oauth_client_secret,
+            )
+            if v
+        ]
+
+
+@dataclass(frozen=True)
+class Settings:
+    discord: DiscordSettings
+    github: GitHubSettings = GitHubSettings()
+    pypi: PyPISettings = PyPISettings()
+    database: DatabaseSettings = DatabaseSettings()
+    review: ReviewSettings = ReviewSettings()
+    tracking: TrackingSettings = TrackingSettings()
+    contribute: ContributeSettings = ContributeSettings()
+    faq: FaqSettings = FaqSettings()
+    logging: LoggingSettings = LoggingSettings()
+    secrets: Secrets = field(default_factory=lambda: Secrets(discord_token=""), repr=False)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+_SECTIONS: dict[str, type] = {
+    "discord": DiscordSettings,
+    "github": GitHubSettings,
+    "pypi": PyPISettings,
+    "database": DatabaseSettings,
+    "review": ReviewSettings,
+    "tracking": TrackingSettings,
+    "contribute": ContributeSettings,
+    "faq": FaqSettings,
+    "logging": LoggingSettings,
+}
+
+_ENV_SECRETS = {
+    "discord_token": "DISCORD_TOKEN",
+    "github_token": "GITHUB_TOKEN",
+    "github_org_admin_token": "GITHUB_ORG_ADMIN_TOKEN",
+    "github_oauth_client_secret": "GITHUB_OAUTH_CLIENT_SECRET",
+}
+
+
+def _type_name(tp: Any) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        (inner, _) = typing.get_args(tp)
+        return f"a list of {_type_name(inner).removeprefix('an ').removeprefix('a ')}s"
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _type_name(args[0])
+    return names.get(tp, str(tp))
+
+
+def _coerce(key: str, value: Any, tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _coerce(key, value, args[0])
+    if origin is tuple:
+        inner = typing.get_args(tp)[0]
+        if not isinstance(value, list):
+            raise ConfigError(f"config: `{key}` must be {_type_name(tp)}, got {value!r}")
+        return tuple(_coerce(f"{key}[{i}]", v, inner) for i, v in enumerate(value))
+    if tp is bool:
+        ok = isinstance(value, bool)
+    elif tp is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif tp is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif tp is str:
+        ok = isinstance(value, str)
+    else:  # pragma: no cover - only the types above are declared
+        ok = True
+    if not ok:
+        raise ConfigError(f"config: `{key}` must be {_type_name(tp)}, got {value!r}")
+    return value
+
+
+def _build_section(name: str, cls: type, raw: Any) -> Any:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"config: `[{name}]` must be a table")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(f"config: unknown key `{name}.{unknown[0]}`")
+    values: dict[str, Any] = {}
+    for fname, f in fields.items():
+        if fname in raw:
+            values[fname] = _coerce(f"{name}.{fname}", raw[fname], hints[fname])
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"config: missing key `{name}.{fname}`")
+    return cls(**values)
+
+
+def _check_url(key: str, value: str | None, schemes: tuple[str, ...] = ("https", "http")) -> None:
+    if value is None:
+        return
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.netloc:
+        raise ConfigError(f"config: `{key}` must be an absolute {'/'.join(schemes)} URL, got {value!r}")
+
+
+def _validate(settings: Settings) -> None:
+    d = settings.discord
+    for key in ("guild_id", "eco_channel_id", "review_channel_id"):
+        if getattr(d, key) <= 0:
+            raise ConfigError(f"config: `discord.{key}` must be a positive Discord id")
+    if not d.maintainer_role_ids:
+        raise ConfigError("config: `discord.maintainer_role_ids` needs at least one role id")
+    _check_url("discord.api_base", d.api_base)
+    _check_url("discord.gateway_url", d.gateway_url, ("ws", "wss"))
+    _check_url("github.api_url", settings.github.api_url)
+    _check_url("github.web_url", settings.github.web_url)
+    _check_url("pypi.url", settings.pypi.url)
+    if not settings.database.url.startswith("sqlite+aiosqlite://"):
+        raise ConfigError("config: `database.url` must start with sqlite+aiosqlite://")
+    if settings.review.approvals_required < 1:
+        raise ConfigError("config: `review.approvals_required` must be at least 1")
+    if settings.review.thread_mode not in ("card", "requester"):
+        raise ConfigError("config: `review.thread_mode` must be \"card\" or \"requester\"")
+    if settings.tracking.interval_minutes <= 0 or settings.contribute.refresh_minutes <= 0:
+        raise ConfigError("config: intervals must be positive")
+    if settings.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError("config: `logging.level` must be DEBUG, INFO, WARNING or ERROR")
+
+
+def parse_settings(
+    raw: Mapping[str, Any], env: Mapping[str, str], *, require_token: bool = True
+) -> Settings:
+    unknown = sorted(set(raw) - set(_SECTIONS))
+    if unknown:
+        raise ConfigError(f"config: unknown section `[{unknown[0]}]`")
+    if "discord" not in raw:
+        raise ConfigError("config: missing section `[discord]`")
+    for name, table in raw.items():
+        for key in table if isinstance(table, Mapping) else ():
+            if "token" in key.lower() or "secret" in key.lower():
+                # Secrets never live in the file: refuse rather than silently ignore.
+                raise ConfigError(f"config: `{name}.{key}` is a secret; set it in the environment instead")
+    sections = {name: _build_section(name, cls, raw[name]) for name, cls in _SECTIONS.items() if name in raw}
+    secrets = Secrets(**{attr: (env.get(var) or None) for attr, var in _ENV_SECRETS.items()} | {
+        "discord_token": env.get("DISCORD_TOKEN", "")
+    })
+    if require_token and not secrets.discord_token:
+        raise ConfigError("DISCORD_TOKEN is not set: export the bot token in the environment")
+    settings = Settings(**sections, secrets=secrets)
+    _validate(settings)
+    return settings
+
+
+def load_settings(
+    path: str | os.PathLike[str], env: Mapping[str, str] | None = None, *, require_token: bool = True
+) -> Settings:
+    env = os.environ if env is None else env
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config: file not found: {p} (copy config.example.toml to {p})") from None
+    except OSError as exc:
+        raise ConfigError(f"config: cannot read {p}: {exc.strerror}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config: {p} is not valid TOML: {exc}") from None
+    return parse_settings(raw, env, require_token=require_token)
+
+
+def default_config_path(env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    return env.get("ECO_BOT_CONFIG", "config.toml")

@@ -1,0 +1,67 @@
+"""Pure logic behind `python -m bot check`: which configured ids exist and which permissions the bot
+lacks in each configured channel (computed the way Discord does: base role permissions, then
+@everyone, role and member overwrites)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+ADMINISTRATOR = 1 << 3
+
+# Permission bits (Discord API docs, "Permissions").
+NEEDED: dict[str, int] = {
+    "View Channel": 1 << 10,
+    "Send Messages": 1 << 11,
+    "Embed Links": 1 << 14,
+    "Add Reactions": 1 << 6,
+    "Manage Messages": 1 << 13,
+    "Read Message History": 1 << 16,
+    "Create Private Threads": 1 << 36,
+    "Send Messages in Threads": 1 << 38,
+}
+
+
+@dataclass(frozen=True)
+class CheckLine:
+    ok: bool
+    text: str
+
+    def render(self) -> str:
+        return f"[{'x' if self.ok else ' '}] {self.text}"
+
+
+def channel_permissions(
+    *,
+    guild_id: int,
+    member_id: int,
+    member_role_ids: Iterable[int],
+    roles: Mapping[int, int],
+    overwrites: Iterable[Mapping[str, Any]],
+) -> int:
+    role_ids = set(member_role_ids)
+    perms = roles.get(guild_id, 0)
+    for rid in role_ids:
+        perms |= roles.get(rid, 0)
+    if perms & ADMINISTRATOR:
+        return ~0
+    by_id = {int(o["id"]): o for o in overwrites}
+    everyone = by_id.get(guild_id)
+    if everyone:
+        perms = (perms & ~int(everyone.get("deny", 0))) | int(everyone.get("allow", 0))
+    allow = deny = 0
+    for rid in role_ids:
+        o = by_id.get(rid)
+        if o and int(o.get("type", 0)) == 0:
+            allow |= int(o.get("allow", 0))
+            deny |= int(o.get("deny", 0))
+    perms = (perms & ~deny) | allow
+    member = by_id.get(member_id)
+    if member and int(member.get("type", 1)) == 1:
+        perms = (perms & ~int(member.get("deny", 0))) | int(member.get("allow", 0))
+    return perms
+
+
+def missing_permissions(perms: int, wanted: Mapping[str, int] = NEEDED) -> list[str]:
+    return [name for name, bit in wanted.items() if not perms & bit]

@@ -1,0 +1,96 @@
+"""Shared pieces of the Discord layer: the /eco group plumbing, role checks, guarded components."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import NotAllowed
+
+if TYPE_CHECKING:
+    from bot.app import EcoBot
+
+log = logging.getLogger(__name__)
+
+ItemT = TypeVar("ItemT", bound=discord.ui.Item[Any])
+
+
+class EcoCog(commands.Cog):
+    """A cog whose slash commands become subcommands of `/eco`.
+
+    Declare commands with `@app_commands.command`; on load they are moved under the bot's shared
+    `eco` group (one top-level command for the whole bot), and removed again on unload.
+    """
+
+    def __init__(self, bot: EcoBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        moved = []
+        for command in self.__cog_app_commands__:
+            if isinstance(command, app_commands.Command | app_commands.Group) and command.parent is None:
+                self.bot.eco_group.add_command(command)
+                moved.append(command)
+        # What is left (context menus, if any) is added at the top level by discord.py.
+        self.__cog_app_commands__ = [c for c in self.__cog_app_commands__ if c not in moved]
+        self._eco_commands = moved
+
+    async def cog_unload(self) -> None:
+        for command in getattr(self, "_eco_commands", []):
+            self.bot.eco_group.remove_command(command.name)
+
+
+def require_maintainer(interaction: discord.Interaction) -> None:
+    bot: EcoBot = interaction.client  # type: ignore[assignment]
+    if not bot.is_maintainer(interaction.user):
+        raise NotAllowed("Only Pallets maintainers can do that.")
+
+
+class GuardedDynamicItem(discord.ui.DynamicItem[ItemT]):
+    """A persistent component whose failures reach the bot's single error path.
+
+    discord.py only logs exceptions raised by DynamicItem callbacks; subclasses implement `handle`
+    and the user always gets an answer.
+    """
+
+    async def handle(self, interaction: discord.Interaction) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            await self.handle(interaction)
+        except Exception as exc:
+            bot: EcoBot = interaction.client  # type: ignore[assignment]
+            await bot.report_error(interaction, exc)
+
+
+class GuardedModal(discord.ui.Modal):
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        bot: EcoBot = interaction.client  # type: ignore[assignment]
+        await bot.report_error(interaction, error)
+
+
+class GuardedView(discord.ui.View):
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]
+    ) -> None:
+        bot: EcoBot = interaction.client  # type: ignore[assignment]
+        await bot.report_error(interaction, error)
+
+
+# custom_id templates of every persistent component, collected for the uniqueness meta test.
+CUSTOM_ID_TEMPLATES: list[str] = []
+
+
+def custom_id_template(pattern: str) -> str:
+    """Register and return a `eco:<feature>:<action>:...` template (a regex for DynamicItem)."""
+    if not pattern.startswith("eco:"):
+        raise ValueError("custom_id templates start with 'eco:'")
+    re.compile(pattern)
+    CUSTOM_ID_TEMPLATES.append(pattern)
+    return pattern
