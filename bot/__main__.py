@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.config import ConfigError, Settings, default_config_path, load_settings
 from bot.logging_setup import configure_logging
@@ -42,6 +43,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201 - the one line a person reads
         return 2
+    if command in ("run", "check"):
+        from bot.services.faq import FaqError, load_faq
+        from bot.services.newcomers import SHIPPED_FAQ
+
+        try:
+            load_faq(Path(settings.faq.path) if settings.faq.path else SHIPPED_FAQ)
+        except FaqError as exc:
+            print(f"error: {exc}", file=sys.stderr)  # noqa: T201
+            return 2
     secret_filter = configure_logging(settings.logging.level, settings.secrets.all_values())
     try:
         return asyncio.run(_dispatch(command, args, settings, secret_filter))

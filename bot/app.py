@@ -17,7 +17,6 @@ import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import cogs

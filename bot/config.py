@@ -98,6 +98,9 @@ class FaqSettings:
     auto_answer: bool = True
     welcome: bool = True
     answer_in_foreign_threads: bool = False
+    # Wait this long before an automatic answer, so a maintainer who replies first keeps the bot quiet.
+    reply_delay_seconds: float = 15.0
+    welcome_per_minute: int = 5  # cap on welcomes during a raid
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,216 @@
+"""Decides when the bot speaks to newcomers: welcomes and automatic FAQ answers, with restraint.
+
+`consider()` runs for every message in the eco channel, so it is synchronous and in-memory: no
+database access on the hot path. Durable state (who was welcomed, which answers were given) is
+loaded once at start and written only when the bot actually speaks."""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.config import FaqSettings
+from bot.db.models.faq import FaqFeedback, FaqReply, WelcomedMember
+from bot.services.faq import FaqBook, FaqTopic
+
+DAY = timedelta(days=1)
+SHIPPED_FAQ = Path(__file__).resolve().parent.parent / "data" / "faq.toml"
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    message_id: int
+    channel_id: int
+    guild_id: int
+    author_id: int
+    author_is_bot: bool
+    author_is_maintainer: bool
+    content: str  # empty without the message-content intent, unless the bot was mentioned
+    mentions_bot: bool = False
+    in_thread: bool = False
+    thread_started_by_bot: bool = False
+    reply_to_message_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    welcome: bool = False
+    topic: FaqTopic | None = None
+    # Mentioned the bot but no confident answer: point them at /eco faq instead of staying silent.
+    unsure: bool = False
+
+    @property
+    def speaks(self) -> bool:
+        return self.welcome or self.topic is not None or self.unsure
+
+
+@dataclass(frozen=True)
+class TopicStats:
+    topic_id: str
+    title: str
+    answers: int
+    not_helpful: int
+
+
+class NewcomerService:
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        faq: FaqBook,
+        clock: Clock,
+        settings: FaqSettings,
+    ) -> None:
+        self._db = db
+        self.faq = faq
+        self._clock = clock
+        self._settings = settings
+        self._welcomed: set[tuple[int, int]] = set()
+        self._topic_channel_last: dict[tuple[str, int], datetime] = {}
+        self._user_last: dict[int, datetime] = {}
+        self._welcome_times: collections.deque[datetime] = collections.deque()
+        self._maintainer_replied: collections.OrderedDict[int, None] = collections.OrderedDict()
+
+    async def load(self) -> None:
+        since = self._clock.now() - max(DAY, timedelta(minutes=self._settings.cooldown_minutes))
+        async with self._db() as session:
+            rows = await session.execute(select(WelcomedMember.guild_id, WelcomedMember.user_id))
+            self._welcomed = {(g, u) for g, u in rows}
+            replies = await session.execute(
+                select(FaqReply.topic_id, FaqReply.channel_id, FaqReply.user_id, FaqReply.at).where(
+                    FaqReply.automatic.is_(True), FaqReply.at >= since
+                )
+            )
+            for topic_id, channel_id, user_id, at in replies:
+                self._remember_answer(topic_id, channel_id, user_id, at)
+
+    # ----- the hot path ---------------------------------------------------------------------------
+
+    def consider(self, msg: IncomingMessage) -> Decision:
+        if msg.author_is_bot:
+            return Decision()
+        if msg.author_is_maintainer:
+            if msg.reply_to_message_id is not None:
+                self._note_maintainer_reply(msg.reply_to_message_id)
+            return Decision()
+        if msg.in_thread and not msg.thread_started_by_bot and not self._settings.answer_in_foreign_threads:
+            return Decision()
+        now = self._clock.now()
+        welcome = self._settings.welcome and not msg.in_thread and self._take_welcome(msg, now)
+        topic = None
+        unsure = False
+        if msg.content and self._settings.auto_answer:
+            match = self.faq.match(msg.content)
+            if match is not None and self._take_answer(match.topic.id, msg.channel_id, msg.author_id, now):
+                topic = match.topic
+            elif match is None and msg.mentions_bot:
+                unsure = self._take_answer("_unsure", msg.channel_id, msg.author_id, now)
+        return Decision(welcome=welcome, topic=topic, unsure=unsure)
+
+    def _take_welcome(self, msg: IncomingMessage, now: datetime) -> bool:
+        key = (msg.guild_id, msg.author_id)
+        if key in self._welcomed:
+            return False
+        while self._welcome_times and now - self._welcome_times[0] > timedelta(minutes=1):
+            self._welcome_times.popleft()
+        if len(self._welcome_times) >= self._settings.welcome_per_minute:
+            return False  # a raid: stay quiet; they are welcomed on a later, calmer message
+        self._welcome_times.append(now)
+        self._welcomed.add(key)
+        return True
+
+    def _take_answer(self, topic_id: str, channel_id: int, user_id: int, now: datetime) -> bool:
+        cooldown = timedelta(minutes=self._settings.cooldown_minutes)
+        last_topic = self._topic_channel_last.get((topic_id, channel_id))
+        if last_topic is not None and now - last_topic < cooldown:
+            return False
+        last_user = self._user_last.get(user_id)
+        if last_user is not None and now - last_user < DAY:
+            return False
+        # Reserve the slot now: a burst of the same question gets one answer, not many.
+        self._remember_answer(topic_id, channel_id, user_id, now)
+        return True
+
+    def _remember_answer(self, topic_id: str, channel_id: int, user_id: int, at: datetime) -> None:
+        key = (topic_id, channel_id)
+        if key not in self._topic_channel_last or self._topic_channel_last[key] < at:
+            self._topic_channel_last[key] = at
+        if user_id not in self._user_last or self._user_last[user_id] < at:
+            self._user_last[user_id] = at
+
+    def _note_maintainer_reply(self, message_id: int) -> None:
+        self._maintainer_replied[message_id] = None
+        while len(self._maintainer_replied) > 5000:
+            self._maintainer_replied.popitem(last=False)
+
+    def maintainer_replied(self, message_id: int) -> bool:
+        return message_id in self._maintainer_replied
+
+    # ----- durable records (only when the bot speaks) ---------------------------------------------
+
+    async def record_welcome(self, guild_id: int, user_id: int) -> None:
+        async with self._db() as session:
+            if await session.get(WelcomedMember, (guild_id, user_id)) is None:
+                session.add(WelcomedMember(guild_id=guild_id, user_id=user_id, welcomed_at=self._clock.now()))
+                await session.commit()
+
+    async def record_answer(
+        self,
+        *,
+        topic_id: str,
+        channel_id: int,
+        user_id: int,
+        message_id: int,
+        reply_message_id: int | None,
+        automatic: bool,
+    ) -> None:
+        async with self._db() as session:
+            session.add(
+                FaqReply(
+                    topic_id=topic_id,
+                    channel_id=channel_id,
+                    user_id=user_id,
+                    message_id=message_id,
+                    reply_message_id=reply_message_id,
+                    automatic=automatic,
+                    at=self._clock.now(),
+                )
+            )
+            await session.commit()
+
+    async def not_helpful(self, topic_id: str, reply_message_id: int, user_id: int) -> bool:
+        """Count a press once per user and reply; returns False when already counted."""
+        if self.faq.get(topic_id) is None:
+            return False
+        async with self._db() as session:
+            session.add(
+                FaqFeedback(
+                    topic_id=topic_id, reply_message_id=reply_message_id, user_id=user_id, at=self._clock.now()
+                )
+            )
+            try:
+                await session.commit()
+            except IntegrityError:
+                return False
+        return True
+
+    async def stats(self) -> list[TopicStats]:
+        async with self._db() as session:
+            answers = dict(
+                (await session.execute(select(FaqReply.topic_id, func.count()).group_by(FaqReply.topic_id))).all()
+            )
+            unhelpful = dict(
+                (
+                    await session.execute(select(FaqFeedback.topic_id, func.count()).group_by(FaqFeedback.topic_id))
+                ).all()
+            )
+        rows = [
+            TopicStats(t.id, t.title, answers.get(t.id, 0), unhelpful.get(t.id, 0)) for t in self.faq.topics
+        ]
+        return sorted(rows, key=lambda r: (-r.not_helpful, -r.answers, r.topic_id))

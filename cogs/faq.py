@@ -1,0 +1,226 @@
+"""Newcomer replies: the one-time welcome, automatic FAQ answers, `/eco faq`, "Answer with FAQ",
+"Not helpful" and `/eco faq-stats`. Decisions live in bot.services.newcomers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import DomainError, NotFoundError
+from bot.services.faq import FaqBook, FaqTopic, load_faq
+from bot.services.newcomers import SHIPPED_FAQ, Decision, IncomingMessage, NewcomerService
+from cogs._base import EcoCog, GuardedDynamicItem, custom_id_template, require_maintainer
+
+if TYPE_CHECKING:
+    from bot.app import EcoBot
+
+log = logging.getLogger(__name__)
+
+WELCOME = (
+    "Welcome to #pallets-eco! This channel is where the community maintains Flask, Click, Jinja and "
+    "Werkzeug extensions together in the pallets-eco organisation.\n"
+    "- `/eco transfer`: move an extension you own into the org\n"
+    "- `/eco contribute`: find an open issue to start on\n"
+    "- `/eco faq`: answers to the common questions"
+)
+UNSURE = "I'm not sure which question that is. `/eco faq` lists the topics I can answer."
+
+
+def faq_path(bot: EcoBot) -> Path:
+    return Path(bot.settings.faq.path) if bot.settings.faq.path else SHIPPED_FAQ
+
+
+def render_topic(topic: FaqTopic, *, automatic: bool) -> discord.Embed:
+    embed = discord.Embed(title=topic.title, description=topic.answer, colour=discord.Colour.green())
+    if topic.links:
+        embed.add_field(name="Links", value="\n".join(f"[{link.label}]({link.url})" for link in topic.links))
+    if automatic:
+        embed.set_footer(text="Automatic answer. Not what you asked? Press \"Not helpful\".")
+    return embed
+
+
+class NotHelpfulButton(
+    GuardedDynamicItem[discord.ui.Button],
+    template=custom_id_template(r"eco:faq:nothelpful:(?P<topic>[a-z0-9-]{1,64})"),
+):
+    def __init__(self, topic_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Not helpful",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"eco:faq:nothelpful:{topic_id}",
+            )
+        )
+        self.topic_id = topic_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match: re.Match[str]):  # type: ignore[override]
+        return cls(match["topic"])
+
+    async def handle(self, interaction: discord.Interaction) -> None:
+        cog: Faq | None = interaction.client.get_cog("Faq")  # type: ignore[union-attr]
+        if cog is None or interaction.message is None:
+            raise DomainError("This answer can't take feedback right now.")
+        counted = await cog.service.not_helpful(self.topic_id, interaction.message.id, interaction.user.id)
+        text = "Thanks, noted: maintainers use this to improve the answers." if counted else (
+            "You already told me, thanks."
+        )
+        await interaction.response.send_message(text, ephemeral=True)
+
+
+def answer_view(topic: FaqTopic) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(NotHelpfulButton(topic.id))
+    return view
+
+
+class Faq(EcoCog):
+    def __init__(self, bot: EcoBot, book: FaqBook) -> None:
+        super().__init__(bot)
+        self.service = NewcomerService(bot.deps.db, book, bot.deps.clock, bot.settings.faq)
+        self.menu = app_commands.ContextMenu(name="Answer with FAQ", callback=self.answer_with_faq)
+        self.menu.guild_only = True
+
+    async def cog_load(self) -> None:
+        await super().cog_load()
+        await self.service.load()
+        self.bot.tree.add_command(self.menu)
+
+    async def cog_unload(self) -> None:
+        await super().cog_unload()
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+
+    # ----- commands -------------------------------------------------------------------------------
+
+    @app_commands.command(name="faq", description="Post the answer to a common question")
+    @app_commands.describe(topic="The question to answer", user="Someone to mention with the answer (optional)")
+    async def faq(
+        self, interaction: discord.Interaction, topic: str, user: discord.Member | None = None
+    ) -> None:
+        found = self.service.faq.get(topic)
+        if found is None:
+            raise NotFoundError("I don't know that topic. Pick one from the list as you type.")
+        mention = user.mention if user is not None else None
+        await interaction.response.send_message(
+            content=mention,
+            embed=render_topic(found, automatic=False),
+            # Only the member explicitly given is pinged, nobody else.
+            allowed_mentions=discord.AllowedMentions(users=[user] if user else False),
+        )
+
+    @faq.autocomplete("topic")
+    async def faq_topic_autocomplete(self, interaction: discord.Interaction, current: str):
+        return [
+            app_commands.Choice(name=t.title[:100], value=t.id) for t in self.service.faq.search(current)[:25]
+        ]
+
+    @app_commands.command(name="faq-stats", description="Maintainers: answers given and \"Not helpful\" presses")
+    async def faq_stats(self, interaction: discord.Interaction) -> None:
+        require_maintainer(interaction)
+        rows = await self.service.stats()
+        lines = [f"`{r.topic_id}`: {r.answers} answers, {r.not_helpful} not helpful" for r in rows]
+        embed = discord.Embed(title="FAQ feedback", description="\n".join(lines)[:4000] or "No topics.")
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    async def answer_with_faq(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        require_maintainer(interaction)
+        match = self.service.faq.match(message.content or "")
+        if match is None:
+            await interaction.response.send_message(
+                "No confident match for that message. Use `/eco faq topic:<topic> user:<member>` instead.",
+                ephemeral=True,
+            )
+            return
+        await interaction.response.send_message(f"Answering with **{match.topic.title}**.", ephemeral=True)
+        reply = await message.reply(
+            embed=render_topic(match.topic, automatic=True),
+            view=answer_view(match.topic),
+            mention_author=False,
+        )
+        await self.service.record_answer(
+            topic_id=match.topic.id,
+            channel_id=message.channel.id,
+            user_id=message.author.id,
+            message_id=message.id,
+            reply_message_id=reply.id,
+            automatic=False,
+        )
+
+    # ----- the listener ---------------------------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        incoming = self._incoming(message)
+        if incoming is None:
+            return
+        decision = self.service.consider(incoming)
+        if decision.speaks:
+            self.bot.spawn(self._speak(message, decision), name=f"faq-reply-{message.id}")
+
+    def _incoming(self, message: discord.Message) -> IncomingMessage | None:
+        if message.guild is None or message.guild.id != self.bot.settings.discord.guild_id:
+            return None
+        channel = message.channel
+        eco = self.bot.settings.discord.eco_channel_id
+        in_thread = isinstance(channel, discord.Thread)
+        if (channel.parent_id if in_thread else channel.id) != eco:
+            return None
+        me = self.bot.user
+        reference = message.reference.message_id if message.reference else None
+        return IncomingMessage(
+            message_id=message.id,
+            channel_id=channel.id,
+            guild_id=message.guild.id,
+            author_id=message.author.id,
+            author_is_bot=message.author.bot,
+            author_is_maintainer=self.bot.is_maintainer(message.author),
+            content=message.content,
+            mentions_bot=me is not None and me in message.mentions,
+            in_thread=in_thread,
+            thread_started_by_bot=in_thread and me is not None and channel.owner_id == me.id,
+            reply_to_message_id=reference,
+        )
+
+    async def _speak(self, message: discord.Message, decision: Decision) -> None:
+        if decision.topic is not None and self.bot.settings.faq.reply_delay_seconds > 0:
+            await asyncio.sleep(self.bot.settings.faq.reply_delay_seconds)
+            if self.service.maintainer_replied(message.id):
+                decision = Decision(welcome=decision.welcome)
+        content = WELCOME if decision.welcome else None
+        if decision.unsure and decision.topic is None:
+            content = f"{content}\n\n{UNSURE}" if content else UNSURE
+        embed = render_topic(decision.topic, automatic=True) if decision.topic else None
+        if content is None and embed is None:
+            return
+        kwargs: dict = {"content": content, "mention_author": False}
+        if decision.topic is not None:
+            kwargs |= {"embed": embed, "view": answer_view(decision.topic)}
+        try:
+            reply = await message.reply(**kwargs)
+        except discord.HTTPException as exc:
+            log.warning("could not reply in channel %s: %s (code %s)", message.channel.id, exc.status, exc.code)
+            return
+        if decision.welcome:
+            await self.service.record_welcome(message.guild.id, message.author.id)  # type: ignore[union-attr]
+        if decision.topic is not None:
+            await self.service.record_answer(
+                topic_id=decision.topic.id,
+                channel_id=message.channel.id,
+                user_id=message.author.id,
+                message_id=message.id,
+                reply_message_id=reply.id,
+                automatic=True,
+            )
+
+
+async def setup(bot: EcoBot) -> None:
+    book = load_faq(faq_path(bot))
+    bot.add_dynamic_items(NotHelpfulButton)
+    await bot.add_cog(Faq(bot, book))
