@@ -57,8 +57,11 @@ async def build_deps(
                     web_url=settings.github.web_url,
                     token=settings.secrets.github_token,
                     user_agent=USER_AGENT,
+                    timeout=settings.github.timeout_seconds,
                 ),
-                pypi=PyPIClient(http, url=settings.pypi.url, user_agent=USER_AGENT),
+                pypi=PyPIClient(
+                    http, url=settings.pypi.url, user_agent=USER_AGENT, timeout=settings.pypi.timeout_seconds
+                ),
                 clock=clock or Clock(),
                 secret_filter=secret_filter,
                 start_background_tasks=start_background_tasks,

@@ -1,0 +1,189 @@
+"""A loopback fake of PyPI's project JSON API and JSON simple index (PEP 691/700/792)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.github import FakeService, Handler, Reply, json_response
+
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+NOT_FOUND = {"message": "Not Found"}
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+class FakePyPI(FakeService):
+    def __init__(self) -> None:
+        super().__init__()
+        self.projects: dict[str, dict[str, Any]] = {}  # normalized name -> project
+
+    @property
+    def url(self) -> str:
+        return self.root_url
+
+    # --- world set-up helpers ------------------------------------------------------------------
+
+    def add_project(
+        self,
+        name: str,
+        *,
+        version: str = "1.0.0",
+        summary: str = "",
+        requires_dist: Iterable[str] = (),
+        classifiers: Iterable[str] = (),
+        project_urls: dict[str, str] | None = None,
+        home_page: str | None = None,
+        roles: Iterable[tuple[str, str]] = (("Owner", "alice"),),
+        organization: str | None = None,
+        status: str | None = None,
+        releases: dict[str, datetime] | None = None,
+        license: str | None = None,
+        license_expression: str | None = None,
+    ) -> dict[str, Any]:
+        releases = dict(releases or {})
+        releases.setdefault(version, datetime(2024, 1, 1, tzinfo=UTC))
+        project = {
+            "name": name,
+            "version": version,
+            "summary": summary,
+            "requires_dist": list(requires_dist),
+            "classifiers": list(classifiers),
+            "project_urls": project_urls,
+            "home_page": home_page,
+            "roles": [tuple(r) for r in roles],
+            "organization": organization,
+            "status": status,
+            "status_reason": None,
+            "releases": releases,
+            "license": license,
+            "license_expression": license_expression,
+        }
+        self.projects[normalize(name)] = project
+        return project
+
+    def project(self, name: str) -> dict[str, Any]:
+        return self.projects[normalize(name)]
+
+    def set_roles(self, name: str, roles: Iterable[tuple[str, str]]) -> None:
+        self.project(name)["roles"] = [tuple(r) for r in roles]
+
+    def set_status(self, name: str, status: str | None, reason: str | None = None) -> None:
+        self.project(name).update(status=status, status_reason=reason)
+
+    def add_release(self, name: str, version: str, when: datetime) -> None:
+        project = self.project(name)
+        project["releases"][version] = when
+        if when >= max(project["releases"].values()):
+            project["version"] = version
+
+    # --- responses -------------------------------------------------------------------------------
+
+    def _files(self, project: dict[str, Any], version: str) -> list[dict[str, Any]]:
+        when: datetime = project["releases"][version]
+        filename = f"{normalize(project['name']).replace('-', '_')}-{version}.tar.gz"
+        digest = hashlib.sha256(filename.encode()).hexdigest()
+        return [
+            {
+                "filename": filename,
+                "packagetype": "sdist",
+                "size": 1234,
+                "url": f"{self.url}/packages/{filename}",
+                "digests": {"sha256": digest},
+                "upload_time": when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+                "upload_time_iso_8601": when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "yanked": False,
+            }
+        ]
+
+    def project_json(self, project: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "info": {
+                "name": project["name"],
+                "version": project["version"],
+                "summary": project["summary"],
+                "requires_dist": project["requires_dist"] or None,
+                "classifiers": project["classifiers"],
+                "project_urls": project["project_urls"],
+                "home_page": project["home_page"],
+                "license": project["license"],
+                "license_expression": project["license_expression"],
+                "package_url": f"{self.url}/project/{project['name']}/",
+            },
+            "last_serial": 1,
+            "releases": {v: self._files(project, v) for v in project["releases"]},
+            "urls": self._files(project, project["version"]),
+            "vulnerabilities": [],
+            "ownership": {
+                "roles": [{"role": role, "user": user} for role, user in project["roles"]],
+                "organization": project["organization"],
+            },
+        }
+
+    def simple_json(self, project: dict[str, Any]) -> dict[str, Any]:
+        files = [f for v in project["releases"] for f in self._files(project, v)]
+        data: dict[str, Any] = {
+            "meta": {"api-version": "1.4"},
+            "name": normalize(project["name"]),
+            "versions": list(project["releases"]),
+            "files": [
+                {
+                    "filename": f["filename"],
+                    "url": f["url"],
+                    "hashes": f["digests"],
+                    "upload-time": f["upload_time_iso_8601"],
+                    "size": f["size"],
+                }
+                for f in files
+            ],
+        }
+        if project["status"]:
+            data["project-status"] = {"status": project["status"]}
+            if project["status_reason"]:
+                data["project-status"]["reason"] = project["status_reason"]
+        return data
+
+    # --- routes ----------------------------------------------------------------------------------
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/pypi/{name}/json", self._h_project)
+        app.router.add_get("/simple/{name}/", self._h_simple)
+
+    async def handle(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            resp = await handler(request)
+        except Reply as reply:
+            resp = json_response(reply.body, reply.status, reply.headers)
+        return self.conditional(request, resp)
+
+    def _find(self, name: str) -> dict[str, Any]:
+        project = self.projects.get(normalize(name))
+        if project is None:
+            raise Reply(404, NOT_FOUND)
+        return project
+
+    async def _h_project(self, request: web.Request) -> web.Response:
+        project = self._find(request.match_info["name"])
+        if request.match_info["name"] != project["name"]:
+            # Warehouse redirects any other spelling to the project's own name.
+            raise Reply(301, None, {"Location": f"{self.url}/pypi/{project['name']}/json"})
+        return json_response(self.project_json(project))
+
+    async def _h_simple(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        project = self._find(name)
+        if name != normalize(name):
+            raise Reply(301, None, {"Location": f"{self.url}/simple/{normalize(name)}/"})
+        if SIMPLE_JSON not in request.headers.get("Accept", ""):
+            links = "".join(f'<a href="{f["url"]}">{f["filename"]}</a>' for f in self.simple_json(project)["files"])
+            return web.Response(text=f"<!DOCTYPE html><html><body>{links}</body></html>", content_type="text/html")
+        resp = json_response(self.simple_json(project))
+        resp.content_type = SIMPLE_JSON
+        return resp
