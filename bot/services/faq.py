@@ -1,0 +1,444 @@
+"""FAQ answers for #pallets-eco: loading `bot/data/faq.toml` and matching messages to topics.
+
+The matcher is deliberately simple and local: normalised word sets, precompiled at load time,
+checked against concept groups that maintainers edit in TOML. Precision matters more than
+recall: a bot that answers ordinary chat is worse than one that misses a question.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "FaqBook",
+    "FaqError",
+    "FaqLink",
+    "FaqTopic",
+    "Match",
+    "is_question_like",
+    "load_faq",
+    "normalise",
+]
+
+MAX_ANSWER = 4096  # Discord embed description limit
+MAX_TITLE = 100  # autocomplete choice names are limited to 100 characters
+MAX_LABEL = 80  # link button label limit
+MAX_LINKS = 5  # one action row of link buttons
+MAX_RAW = 4000  # longest message Discord delivers
+MAX_PROCESSED = 1000  # FAQ questions are short: longer prose is an essay or a paste, never matched
+MAX_LINES = 12  # pasted logs and configs are not FAQ questions
+
+_ID_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_URL_OK = re.compile(r"https://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?:[/?#]\S*)?")
+_FORBIDDEN_IN_ANSWER = ("@everyone", "@here", "<@")
+
+_CODE_BLOCK = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
+_INLINE_CODE = re.compile(r"`[^`\n]*`")
+_ISSUE_URL = re.compile(r"https?://github\.com/\S+?/issues/\d+\S*", re.IGNORECASE)
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_DISCORD_TOKENS = re.compile(r"<a?:\w+:\d+>|<(?:@[!&]?|#)\d+>|<t:\d+(?::\w)?>|@everyone|@here")
+_MASS_MENTION = re.compile(r"@everyone|@here|<@&\d+>")
+_LINE_BREAK = re.compile(r"\r\n?|[\x0b\x0c\x85\u2028\u2029]")
+# Keeps "\n": lines matter to matching. Apostrophes vanish so "don't" and "dont" are one word.
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+_DROP_APOSTROPHES = str.maketrans("", "", "'\u2018\u2019\u02bc")
+_INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_WORD = re.compile(r"[^\W_]+")
+
+# First words (after greetings) that make a sentence a question even without "?".
+_INTERROGATIVES = frozenset(
+    "how hows what whats where wheres who whos whom why when which can could would should is are am "
+    "do does did will may might has have any anyone anybody shall isnt cant".split()
+)
+_FILLERS = frozenset(
+    "hi hey hello heya yo all everyone folks guys people there so ok okay um hmm quick question q "
+    "sorry btw also and but well good morning evening".split()
+)
+# Request phrasings that are questions in all but punctuation.
+_CUES = tuple(
+    f" {cue} "
+    for cue in (
+        "i want to, i wanna, id like to, would like to, wed like to, we want to, want to, looking for, "
+        "looking to, wondering, not sure how, no idea how, dont know how, is it possible, how to, how do, "
+        "how can, how would, help me, any idea, any ideas, anyone know, anybody know, what do i, "
+        "what should i, can i, could i, can someone, can anyone, who do i, where do i, is there"
+    ).split(", ")
+)
+# A crude language check: FAQ answers are English, so are the questions we may answer.
+_ENGLISH = frozenset(
+    "the a an i my is are to does can how what it of for in on we you this that be with any there "
+    "im id and or where who should would could me your our if have has not get will about from at "
+    "so just still need want like".split()
+)
+_FOREIGN = frozenset(
+    "el la los las de que y en es por para con una un como mi puedo alguien sabe si del se lo le les "
+    "des du et est qui une pour dans je mon ma comment avec sur pas ce sait der die das und ist ich "
+    "wie kann meine mein zu mit nicht ein eine auf os da dos com um uma eu meu il di che sono het "
+    "een ik hoe mijn van faco".split()
+)
+
+
+class FaqError(Exception):
+    """The FAQ file is missing or invalid; the message names the file, topic and key."""
+
+
+@dataclass(frozen=True)
+class FaqLink:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class FaqTopic:
+    id: str
+    title: str
+    answer: str
+    links: tuple[FaqLink, ...]
+    triggers: tuple[str, ...]
+    keywords: tuple[tuple[str, ...], ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Match:
+    topic: FaqTopic
+    score: float  # 1.0 for a trigger phrase, 0.8 when every keyword group matched
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Words:
+    padded: str  # " word word word " so phrases match on whole words with `in`
+    words: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """A message reduced to what matching needs."""
+
+    whole: _Words
+    # Keyword groups must meet on one line: separate lines are separate thoughts.
+    lines: tuple[_Words, ...]
+
+
+def _clean(text: str) -> str:
+    # Each pass is skipped when its marker character is absent: most chat has none of them.
+    text = text[:MAX_RAW]
+    if "`" in text:
+        text = _INLINE_CODE.sub(" ", _CODE_BLOCK.sub(" ", text))
+    if "://" in text or "www." in text:
+        text = _URL.sub(" ", _ISSUE_URL.sub(" issue ", text))
+    if "<" in text or "@" in text:
+        text = _DISCORD_TOKENS.sub(" ", text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))
+    return text
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.casefold().translate(_DROP_APOSTROPHES))
+
+
+def normalise(text: str) -> str:
+    """Words of `text` as the matcher sees them, space-separated (used for terms and triggers)."""
+    return " ".join(_words(_CONTROL.sub(" ", _clean(text)[:MAX_PROCESSED])))
+
+
+def _mostly_foreign(text: str, words: list[str]) -> bool:
+    if not text.isascii():
+        letters = [c for c in text if c.isalpha()]
+        if letters and sum(not c.isascii() for c in letters) > 0.15 * len(letters):
+            return True
+    english = len(_ENGLISH.intersection(words))
+    foreign = len(_FOREIGN.intersection(words))
+    return english == 0 or (foreign >= 2 and foreign >= english)
+
+
+def _question_like(has_mark: bool, words: list[str], padded: str) -> bool:
+    if has_mark:
+        return True
+    first = next((w for w in words if w not in _FILLERS), "")
+    return first in _INTERROGATIVES or any(cue in padded for cue in _CUES)
+
+
+def _prepare(text: str) -> _Text | None:
+    """Normalise a message, or None unless it is an English question worth answering."""
+    if len(text) < 6 or _MASS_MENTION.search(text, 0, MAX_RAW):
+        return None  # too short, or an announcement / spam aimed at many people
+    if "Traceback (most recent call last)" in text:
+        return None
+    cleaned = _clean(text)
+    if len(cleaned) > MAX_PROCESSED:
+        return None
+    if "\r" in cleaned or not cleaned.isascii():
+        cleaned = _LINE_BREAK.sub("\n", cleaned)
+    if cleaned.count("\n") > MAX_LINES:
+        return None
+    cleaned = _CONTROL.sub(" ", cleaned)
+    lines = [_words(line) for line in cleaned.split("\n")]
+    words = [word for line in lines for word in line]
+    if len(words) < 2:
+        return None
+    padded = f" {' '.join(words)} "
+    if not _question_like("?" in cleaned or "\uff1f" in cleaned, words, padded):
+        return None
+    if _mostly_foreign(cleaned, words):
+        return None
+    whole = _Words(padded, frozenset(words))
+    if len(lines) == 1:
+        return _Text(whole, (whole,))
+    per_line = tuple(_Words(f" {' '.join(line)} ", frozenset(line)) for line in lines if line)
+    return _Text(whole, per_line)
+
+
+def is_question_like(text: str) -> bool:
+    """True for English messages phrased as a question or a request ("I'd like to ...")."""
+    return _prepare(text) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    """A compiled list of terms: whole words, phrases and word prefixes."""
+
+    words: frozenset[str]
+    phrases: tuple[str, ...]
+    prefixes: tuple[str, ...]
+
+    def find(self, text: _Words) -> str | None:
+        hit = self.words & text.words
+        if hit:
+            return min(hit)
+        for phrase in self.phrases:
+            if phrase in text.padded:
+                return phrase.strip()
+        for prefix in self.prefixes:
+            for word in text.words:
+                if word.startswith(prefix):
+                    return word
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    topic: FaqTopic
+    triggers: _Terms
+    groups: tuple[_Terms, ...]
+    exclude: _Terms | None
+
+    def match(self, text: _Text) -> Match | None:
+        if self.exclude is not None and self.exclude.find(text.whole) is not None:
+            return None
+        trigger = self.triggers.find(text.whole)
+        if trigger is not None:
+            return Match(self.topic, 1.0, f"trigger {trigger!r}")
+        if not self.groups:
+            return None
+        for line in text.lines:
+            found = []
+            for group in self.groups:
+                term = group.find(line)
+                if term is None:
+                    break
+                found.append(term)
+            else:
+                return Match(self.topic, 0.8, "keywords " + " + ".join(repr(t) for t in found))
+        return None
+
+
+class FaqBook:
+    """The loaded FAQ: lookup by id, autocomplete search, and the message matcher."""
+
+    def __init__(self, topics: tuple[FaqTopic, ...], compiled: tuple[_Compiled, ...]) -> None:
+        self.topics = topics
+        self._by_id = {topic.id: topic for topic in topics}
+        self._compiled = compiled
+
+    def get(self, topic_id: str) -> FaqTopic | None:
+        return self._by_id.get(topic_id)
+
+    def search(self, query: str, limit: int = 25) -> list[FaqTopic]:
+        """Topics for autocomplete: id prefix first, then titles holding every word, then any word."""
+        limit = max(0, min(limit, 25))
+        query = query.casefold().strip()
+        if not query:
+            return list(self.topics[:limit])
+        words = query.split()
+        ranked: list[tuple[int, int, FaqTopic]] = []
+        for index, topic in enumerate(self.topics):
+            haystack = f"{topic.id} {topic.title.casefold()} {' '.join(topic.triggers)}"
+            if topic.id.startswith(query):
+                ranked.append((0, index, topic))
+            elif all(w in haystack for w in words):
+                ranked.append((1, index, topic))
+            elif any(w in haystack for w in words if len(w) > 2):
+                ranked.append((2, index, topic))
+        ranked.sort(key=lambda item: item[:2])
+        return [topic for _, _, topic in ranked[:limit]]
+
+    def match(self, text: str) -> Match | None:
+        """The topic answering `text`, or None unless the message is clearly that question.
+
+        Topics are tried in file order and the first match wins.
+        """
+        prepared = _prepare(text)
+        if prepared is None:
+            return None
+        for compiled in self._compiled:
+            found = compiled.match(prepared)
+            if found is not None:
+                return found
+        return None
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def load_faq(path: Path) -> FaqBook:
+    """Load and validate the FAQ file; any problem raises FaqError with one clear line."""
+    name = path.name
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FaqError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FaqError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise FaqError(f"{name}: invalid TOML: {exc}") from None
+    _check_keys(data, required={"topic"}, optional={"concepts"}, where=name)
+    concepts = _load_concepts(data.get("concepts", {}), name)
+    raw_topics = data["topic"]
+    if not isinstance(raw_topics, list) or not raw_topics:
+        raise FaqError(f"{name}: 'topic' must be one or more [[topic]] tables")
+    topics: list[FaqTopic] = []
+    compiled: list[_Compiled] = []
+    seen: set[str] = set()
+    for number, raw in enumerate(raw_topics, start=1):
+        topic, entry = _load_topic(raw, number, concepts, name)
+        if topic.id in seen:
+            raise FaqError(f"{name}: topic #{number}: duplicate id {topic.id!r}")
+        seen.add(topic.id)
+        topics.append(topic)
+        compiled.append(entry)
+    return FaqBook(tuple(topics), tuple(compiled))
+
+
+def _check_keys(table: Any, *, required: set[str], optional: set[str], where: str) -> None:
+    if not isinstance(table, dict):
+        raise FaqError(f"{where}: expected a table")
+    unknown = sorted(set(table) - required - optional)
+    if unknown:
+        raise FaqError(f"{where}: unknown key {unknown[0]!r}")
+    missing = sorted(required - set(table))
+    if missing:
+        raise FaqError(f"{where}: missing key {missing[0]!r}")
+
+
+def _string_list(value: Any, where: str, *, allow_empty: bool = False) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise FaqError(f"{where}: must be a list of strings")
+    if not value and not allow_empty:
+        raise FaqError(f"{where}: must not be empty")
+    return tuple(value)
+
+
+def _load_concepts(raw: Any, name: str) -> dict[str, tuple[str, ...]]:
+    if not isinstance(raw, dict):
+        raise FaqError(f"{name}: 'concepts' must be a table")
+    return {key: _string_list(value, f"{name}: concepts.{key}") for key, value in raw.items()}
+
+
+def _load_topic(raw: Any, number: int, concepts: dict[str, tuple[str, ...]], name: str) -> tuple[FaqTopic, _Compiled]:
+    # Name the topic by id in errors as soon as one is readable: that is what maintainers search for.
+    raw_id = raw.get("id") if isinstance(raw, dict) else None
+    label = repr(raw_id) if isinstance(raw_id, str) and _ID_RE.fullmatch(raw_id) else f"#{number}"
+    where = f"{name}: topic {label}"
+    _check_keys(
+        raw,
+        required={"id", "title", "answer", "links", "triggers"},
+        optional={"keywords", "exclude"},
+        where=where,
+    )
+    topic_id = raw["id"]
+    if not isinstance(topic_id, str) or len(topic_id) > 50 or not _ID_RE.fullmatch(topic_id):
+        raise FaqError(f"{where}: key 'id': {topic_id!r} is not kebab-case (a-z, 0-9, '-'; max 50)")
+    title = _text(raw["title"], f"{where}: key 'title'", MAX_TITLE)
+    answer = _text(raw["answer"], f"{where}: key 'answer'", MAX_ANSWER).strip()
+    for bad in _FORBIDDEN_IN_ANSWER:
+        if bad in answer:
+            raise FaqError(f"{where}: key 'answer': must not contain {bad!r} (it would ping people)")
+    links = _load_links(raw["links"], f"{where}: key 'links'")
+    triggers = _string_list(raw["triggers"], f"{where}: key 'triggers'")
+    keywords_raw = raw.get("keywords", [])
+    if not isinstance(keywords_raw, list) or len(keywords_raw) == 1:
+        raise FaqError(f"{where}: key 'keywords': must be a list of at least two groups")
+    keywords = tuple(
+        _string_list(group, f"{where}: key 'keywords' group {i}") for i, group in enumerate(keywords_raw, start=1)
+    )
+    exclude = _string_list(raw.get("exclude", []), f"{where}: key 'exclude'", allow_empty=True)
+    topic = FaqTopic(topic_id, title, answer, links, triggers, keywords, exclude)
+    entry = _Compiled(
+        topic,
+        _compile(triggers, {}, f"{where}: key 'triggers'"),
+        tuple(_compile(g, concepts, f"{where}: key 'keywords'") for g in keywords),
+        _compile(exclude, concepts, f"{where}: key 'exclude'") if exclude else None,
+    )
+    return topic, entry
+
+
+def _text(value: Any, where: str, limit: int) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise FaqError(f"{where}: must be a non-empty string")
+    if len(value) > limit:
+        raise FaqError(f"{where}: {len(value)} characters, at most {limit} allowed")
+    return value
+
+
+def _load_links(raw: Any, where: str) -> tuple[FaqLink, ...]:
+    if not isinstance(raw, list) or len(raw) > MAX_LINKS:
+        raise FaqError(f"{where}: must be a list of at most {MAX_LINKS} links")
+    links = []
+    for i, item in enumerate(raw, start=1):
+        _check_keys(item, required={"label", "url"}, optional=set(), where=f"{where}[{i}]")
+        label = _text(item["label"], f"{where}[{i}] label", MAX_LABEL)
+        url = item["url"]
+        if not isinstance(url, str) or not _URL_OK.fullmatch(url):
+            raise FaqError(f"{where}[{i}] url: {url!r} is not an https:// URL")
+        links.append(FaqLink(label, url))
+    return tuple(links)
+
+
+def _compile(terms: tuple[str, ...], concepts: dict[str, tuple[str, ...]], where: str) -> _Terms:
+    words: set[str] = set()
+    phrases: list[str] = []
+    prefixes: list[str] = []
+    for term in _expand(terms, concepts, where):
+        prefix = term.endswith("*")
+        normal = normalise(term.rstrip("*"))
+        if not normal:
+            raise FaqError(f"{where}: term {term!r} has no words")
+        if prefix:
+            if " " in normal:
+                raise FaqError(f"{where}: prefix term {term!r} must be a single word")
+            prefixes.append(normal)
+        elif " " in normal:
+            phrases.append(f" {normal} ")
+        else:
+            words.add(normal)
+    return _Terms(frozenset(words), tuple(phrases), tuple(prefixes))
+
+
+def _expand(terms: tuple[str, ...], concepts: dict[str, tuple[str, ...]], where: str) -> list[str]:
+    expanded: list[str] = []
+    for term in terms:
+        if term.startswith("@"):
+            if term[1:] not in concepts:
+                raise FaqError(f"{where}: unknown concept {term!r}")
+            expanded.extend(concepts[term[1:]])
+        else:
+            expanded.append(term)
+    return expanded
