@@ -51,11 +51,12 @@ def require_maintainer(interaction: discord.Interaction) -> None:
         raise NotAllowed("Only Pallets maintainers can do that.")
 
 
-class GuardedDynamicItem(discord.ui.DynamicItem[ItemT]):
+class GuardedDynamicItem(discord.ui.DynamicItem[ItemT], template=r"eco:internal:guarded-base"):
     """A persistent component whose failures reach the bot's single error path.
 
     discord.py only logs exceptions raised by DynamicItem callbacks; subclasses implement `handle`
-    and the user always gets an answer.
+    and the user always gets an answer. Subclasses pass their own `template=`; this base's template is
+    never registered with the bot.
     """
 
     async def handle(self, interaction: discord.Interaction) -> None:  # pragma: no cover - abstract
@@ -83,14 +84,11 @@ class GuardedView(discord.ui.View):
         await bot.report_error(interaction, error)
 
 
-# custom_id templates of every persistent component, collected for the uniqueness meta test.
-CUSTOM_ID_TEMPLATES: list[str] = []
-
-
 def custom_id_template(pattern: str) -> str:
-    """Register and return a `eco:<feature>:<action>:...` template (a regex for DynamicItem)."""
+    """Check and return a `eco:<feature>:<action>:...` template (a regex for DynamicItem).
+
+    Uniqueness across features is asserted by a meta test over every DynamicItem subclass."""
     if not pattern.startswith("eco:"):
         raise ValueError("custom_id templates start with 'eco:'")
     re.compile(pattern)
-    CUSTOM_ID_TEMPLATES.append(pattern)
     return pattern
