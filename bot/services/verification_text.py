@@ -1,0 +1,184 @@
+"""What the verification service says to people, kept apart from its decisions.
+
+Every string here is shown to a Discord user as is: no secrets, no user-typed text except names that
+GitHub or PyPI validated (logins, repository names, topics).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from bot.github import Repo
+from bot.pypi import PyPIProject
+
+ECOSYSTEM_URL = "https://palletsprojects.com/ecosystem"
+SIGN_IN_AGAIN = "Nothing was marked verified; you can start again with `/eco verify`."
+
+NOT_YOURS = "I can't find that request among yours. Only the person who opened a request can verify it."
+NO_OPEN_REQUEST = "You have no open transfer request. Start one with `/eco transfer`."
+PICK_ONE = "You have more than one open request: pick one in the `request` option."
+DEVICE_NOT_CONFIGURED = (
+    "Signing in with GitHub isn't set up on this server. Use the repository topic method instead."
+)
+DEVICE_REFUSED = (
+    "GitHub refused to start the sign-in (the device flow may be disabled for this bot's GitHub app). "
+    "Use the repository topic method instead, or tell a maintainer."
+)
+GITHUB_DOWN = "GitHub isn't answering right now. Nothing was changed: try again in a few minutes."
+GITHUB_FAILED_AFTER_SIGN_IN = (
+    "You signed in, but GitHub failed while I was reading your account and the repository. "
+    + SIGN_IN_AGAIN
+)
+STILL_WAITING = "Still waiting for you to enter the code on GitHub."
+REPLACED = "Replaced by a newer sign-in."
+REQUEST_CHANGED = (
+    "The request no longer matches this verification (its repository or requester changed). "
+    "A proof counts only for the repository it was made for: start again with `/eco verify`."
+)
+NO_TOPIC_CODE = "Press **Use a repository topic** first to get your one-time topic."
+NO_PYPI_PROJECT = "PyPI: no project named on this request, so no PyPI role was checked."
+PYPI_UNCHECKED = "PyPI: not checked."
+PYPI_DOWN = "PyPI: couldn't be reached just now; the role will be checked again later."
+
+_DEVICE_ERRORS = {
+    "expired_token": "The sign-in code expired before it was approved on GitHub. " + SIGN_IN_AGAIN,
+    "access_denied": "The sign-in was cancelled on GitHub. " + SIGN_IN_AGAIN,
+    "incorrect_device_code": "GitHub did not recognise this sign-in any more. " + SIGN_IN_AGAIN,
+    "device_flow_disabled": (
+        "Signing in with GitHub is disabled for this bot's GitHub app. Use the repository topic method "
+        "instead, or tell a maintainer."
+    ),
+}
+
+
+def device_error(code: str) -> str:
+    return _DEVICE_ERRORS.get(code, f"GitHub ended the sign-in ({code}). " + SIGN_IN_AGAIN)
+
+
+def expired(last_error: str | None) -> str:
+    if last_error in ("github_unavailable", "rate_limited"):
+        return "GitHub could not be reached before the sign-in code expired. " + SIGN_IN_AGAIN
+    return _DEVICE_ERRORS["expired_token"]
+
+
+def rate_limited(retry_after: float) -> str:
+    minutes = max(1, round(retry_after / 60))
+    return f"GitHub is rate limiting the bot. Nothing was changed: try again in about {minutes} minute(s)."
+
+
+def already_verified(repo: str) -> str:
+    return f"Your request for `{repo}` is already verified."
+
+
+def repo_not_visible(repo: str) -> str:
+    return (
+        f"GitHub can't find `{repo}` (or it is private and can't be seen). Check the repository name on "
+        "the request. Nothing was marked verified."
+    )
+
+
+def not_owner(login: str, repo: Repo) -> str:
+    if repo.owner_type == "Organization":
+        who = f"the **{repo.owner_login}** organisation, and you (**{login}**) are not an admin of the repository"
+    else:
+        who = f"**{repo.owner_login}**, not you (you signed in as **{login}**)"
+    return (
+        f"`{repo.full_name}` belongs on GitHub to {who}. Only its owner can transfer it, so the request "
+        "stays *not verified* and maintainers will see that.\n"
+        "If the extension looks abandoned, there is still a way in: fork it, work on it, then ask to join "
+        f"the organisation. See {ECOSYSTEM_URL}"
+    )
+
+
+def not_owner_note(login: str, repo: Repo) -> str:
+    return f"Not verified: GitHub user {login} signed in, but {repo.full_name} is owned by {repo.owner_login}."
+
+
+def verified_note(method: str, login: str, repo: Repo) -> str:
+    if method == "github-org-admin":
+        return f"GitHub user {login} is an admin of {repo.full_name} (organisation {repo.owner_login})."
+    return f"GitHub user {login} owns {repo.full_name}."
+
+
+def verified_message(method: str, login: str, repo: Repo) -> str:
+    how = "an admin of this organisation repository" if method == "github-org-admin" else "its owner"
+    return (
+        f"Verified: GitHub says **{login}** is {how}, `{repo.full_name}`. Maintainers see this on the review "
+        "card. Your GitHub sign-in was used once and discarded."
+    )
+
+
+def nonce_expired(nonce: str) -> str:
+    return (
+        f"The topic `{nonce}` has expired (codes are valid for 24 hours). Press **Use a repository topic** "
+        "again for a new one. Nothing was marked verified."
+    )
+
+
+def topic_missing(nonce: str, repo: Repo) -> str:
+    seen = ", ".join(f"`{t}`" for t in repo.topics[:10]) or "none"
+    return (
+        f"I don't see the topic `{nonce}` on `{repo.full_name}` yet (topics I see: {seen}). Add it exactly as "
+        "written (repository page → About → ⚙ → Topics), then press **Check** again."
+    )
+
+
+def topic_verified(nonce: str, repo: Repo) -> str:
+    return (
+        f"Verified: the topic `{nonce}` is on `{repo.full_name}`, so you have maintain rights on it. "
+        "You may remove the topic now."
+    )
+
+
+def pypi_missing(project: str) -> str:
+    return f"PyPI: there is no project named `{project}`, so no PyPI role could be checked."
+
+
+def links_to_repo(project: PyPIProject, repo_key: str, web_url: str) -> bool:
+    """Whether any of the PyPI project's URLs points at the GitHub repository (case-insensitive)."""
+    web = urlsplit(web_url)
+    bases = {("github.com", ""), (web.netloc.lower(), web.path.rstrip("/").lower())}
+    for raw in [*project.project_urls.values(), project.home_page or ""]:
+        parts = urlsplit(raw.strip())
+        host = parts.netloc.lower().removeprefix("www.")
+        path = parts.path.lower()
+        for base_host, base_path in bases:
+            if host == base_host and path.startswith(base_path):
+                segments = path[len(base_path) :].strip("/").split("/")
+                if "/".join(segments[:2]).removesuffix(".git") == repo_key:
+                    return True
+    return False
+
+
+def pypi_report(
+    project: PyPIProject,
+    username: str | None,
+    role: str | None,
+    links: bool,
+    repo: str,
+    trusted_owners: tuple[str, ...],
+) -> tuple[bool, str]:
+    """(warning, message) about the requester's PyPI role and the project's link to the repository."""
+    owners = ", ".join(f"**{o}**" for o in trusted_owners) or "the Pallets owners"
+    lines = []
+    if not username:
+        lines.append(f"PyPI `{project.name}`: no PyPI username given, so the role wasn't checked.")
+    elif role == "Owner":
+        lines.append(f"PyPI `{project.name}`: **{username}** is an Owner.")
+    elif role == "Maintainer":
+        lines.append(
+            f"⚠️ PyPI `{project.name}`: **{username}** is only a Maintainer. A Maintainer can't add owners: "
+            f"an Owner of the project must add {owners} as Owner."
+        )
+    else:
+        listed = ", ".join(f"**{u}**" for u in project.users_with_role("Owner")) or "nobody visible"
+        lines.append(
+            f"⚠️ PyPI `{project.name}`: **{username}** has no role on the project (Owners: {listed}). "
+            f"An Owner must add {owners} as Owner."
+        )
+    if username:
+        lines.append("The PyPI username is self-declared: PyPI roles are public, so this doesn't prove who you are.")
+    lines.append(
+        f"The PyPI project links to `{repo}`." if links else f"⚠️ The PyPI project does not link to `{repo}`."
+    )
+    return role != "Owner", "\n".join(lines)
