@@ -292,10 +292,15 @@ class JsonApi:
             await asyncio.sleep(delay)
 
     async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
-        body = await resp.content.read(MAX_BODY_BYTES + 1)
-        if len(body) > MAX_BODY_BYTES:
-            raise aiohttp.ClientPayloadError("response body too large")
-        return body
+        # StreamReader.read(n) returns what has arrived so far, not n bytes: read to the end, bounded.
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(65536):
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise aiohttp.ClientPayloadError("response body too large")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _handle(
         self,
