@@ -1,0 +1,634 @@
+"""Maintainer review: votes from reactions, race-free decisions, the org invitation, the queue.
+
+No Discord here. The review cog turns reaction events into `record_vote` calls (after its own role
+check) and renders what these methods return. Every decision goes through `states.transition`, a
+conditional UPDATE, so replays, duplicates and concurrent votes decide a request exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, or_, select, text, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.db.models.review import ChecklistItem, ReviewNudge, ReviewTracking, ReviewVote
+from bot.db.models.transfers import TransferRequest
+from bot.errors import Conflict, InvalidInput, NotAllowed, NotFoundError
+from bot.github import GitHubClient
+from bot.http import ApiError
+from bot.services.states import audit, transition
+
+log = logging.getLogger(__name__)
+
+APPROVE, REJECT, LOOKING = "\u2705", "\u274c", "\U0001f440"
+VOTE_EMOJIS = (APPROVE, REJECT, LOOKING)
+REVIEWABLE = ("submitted", "under_review")
+TRACKED = ("approved", "transferring")
+# An invitation claimed by a process that died is retried after this long.
+STALE_CLAIM = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    key: str
+    title: str
+    automatic: bool
+    needs_pypi: bool = False
+
+
+# The post-approval checklist (CONTEXT.md §2). Titles may use {org} and {owners}.
+ITEMS: tuple[ItemSpec, ...] = (
+    ItemSpec("org_member", "Requester joined the {org} organisation", True),
+    ItemSpec("repo_transferred", "Repository moved to {org}", True),
+    ItemSpec("pypi_owner", "PyPI: {owners} is an Owner", True, needs_pypi=True),
+    ItemSpec("publish_workflow", "Publish workflow for trusted publishing", True),
+    ItemSpec("readme_notice", "README mentions the Pallets Community Ecosystem", True),
+    ItemSpec("release", "A PyPI release from the new home", True, needs_pypi=True),
+    ItemSpec("readthedocs", "Read the Docs: {owners} added as maintainer", False),
+    ItemSpec("test_pypi", "Test PyPI: {owners} is an Owner (or not used)", False, needs_pypi=True),
+)
+ITEM_BY_KEY = {spec.key: spec for spec in ITEMS}
+
+
+def items_for(request: TransferRequest) -> list[ItemSpec]:
+    """The checklist of one request: PyPI steps only when it has a PyPI project."""
+    return [spec for spec in ITEMS if request.pypi_project or not spec.needs_pypi]
+
+
+def item_title(spec: ItemSpec, settings: Settings) -> str:
+    return spec.title.format(org=settings.github.org, owners=", ".join(settings.pypi.trusted_owners))
+
+
+def needs_confirmation(request: TransferRequest) -> bool:
+    """Unverified or "not accepted" requests are approved only with an explicit confirm button."""
+    return request.verified_at is None or request.verdict == "not_accepted"
+
+
+def requester_login(request: TransferRequest) -> str | None:
+    return request.verified_github_login or request.github_username
+
+
+@dataclass(frozen=True)
+class Tally:
+    approvals: tuple[int, ...] = ()
+    rejections: tuple[int, ...] = ()
+    looking: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class VoteOutcome:
+    request_id: int
+    status: str  # "recorded", "removed", "unchanged", "ignored"
+    state: str | None
+    tally: Tally = Tally()
+    reason: str | None = None  # why an event was ignored
+    decision: str | None = None  # "approved"/"rejected" when THIS call decided
+    decided_by: int | None = None
+    awaiting_confirmation: bool = False  # enough approvals, but a maintainer must confirm
+
+    @property
+    def changed(self) -> bool:
+        return self.status in ("recorded", "removed") or self.decision is not None
+
+
+@dataclass(frozen=True)
+class InvitationResult:
+    request_id: int
+    state: str  # "sent", "member", "failed", "manual", "skipped"
+    login: str | None
+    message: str
+    report: bool  # worth telling maintainers (first failure, success, manual instructions)
+
+
+@dataclass
+class CardData:
+    """Everything the review card shows, read in one go."""
+
+    request: TransferRequest
+    tally: Tally
+    approvals_required: int
+    tracking: ReviewTracking | None
+    items: list[ChecklistItem] = field(default_factory=list)
+    nudges: list[ReviewNudge] = field(default_factory=list)
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return needs_confirmation(self.request)
+
+    @property
+    def awaiting_confirmation(self) -> bool:
+        return (
+            self.request.state in REVIEWABLE
+            and self.needs_confirmation
+            and not self.tally.rejections
+            and len(self.tally.approvals) >= self.approvals_required
+        )
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    request_id: int
+    repo: str
+    state: str
+    age: timedelta
+    waiting_for: str
+
+
+class ReviewService:
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        clock: object,
+        settings: Settings,
+        github: GitHubClient | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.settings = settings
+        self.github = github
+
+    def _now(self) -> datetime:
+        return self.clock.now()  # type: ignore[attr-defined, no-any-return]
+
+    # ----- reading --------------------------------------------------------------------------------
+
+    async def request_for_message(self, message_id: int) -> int | None:
+        async with self.db() as session:
+            return await session.scalar(
+                select(TransferRequest.id).where(TransferRequest.review_message_id == message_id)
+            )
+
+    async def card_data(self, request_id: int) -> CardData:
+        async with self.db() as session:
+            request = await session.get(TransferRequest, request_id)
+            if request is None:
+                raise NotFoundError(f"There is no transfer request #{request_id}.")
+            items = (
+                await session.scalars(select(ChecklistItem).where(ChecklistItem.request_id == request_id))
+            ).all()
+            order = {spec.key: n for n, spec in enumerate(ITEMS)}
+            nudges = (
+                await session.scalars(
+                    select(ReviewNudge).where(ReviewNudge.request_id == request_id).order_by(ReviewNudge.sent_at)
+                )
+            ).all()
+            return CardData(
+                request=request,
+                tally=await _tally(session, request_id),
+                approvals_required=self.settings.review.approvals_required,
+                tracking=await session.get(ReviewTracking, request_id),
+                items=sorted(items, key=lambda i: order.get(i.key, 99)),
+                nudges=list(nudges),
+            )
+
+    async def open_cards(self) -> list[tuple[int, int, int]]:
+        """(request id, channel id, message id) of every card still collecting votes (for catch-up)."""
+        async with self.db() as session:
+            rows = await session.execute(
+                select(TransferRequest.id, TransferRequest.review_channel_id, TransferRequest.review_message_id)
+                .where(TransferRequest.state.in_(REVIEWABLE), TransferRequest.review_message_id.is_not(None))
+                .order_by(TransferRequest.id)
+            )
+            return [(r[0], r[1], r[2]) for r in rows]
+
+    async def requests_without_card(self) -> list[int]:
+        """Submitted requests whose card was never posted (the bot was down at submission)."""
+        async with self.db() as session:
+            rows = await session.scalars(
+                select(TransferRequest.id)
+                .where(TransferRequest.state == "submitted", TransferRequest.review_message_id.is_(None))
+                .order_by(TransferRequest.id)
+            )
+            return list(rows)
+
+    # ----- the card --------------------------------------------------------------------------------
+
+    async def card_posted(
+        self, request_id: int, *, channel_id: int, message_id: int, thread_id: int | None
+    ) -> bool:
+        """Remember where the card is and move a submitted request to under_review."""
+        now = self._now()
+        async with self.db() as session:
+            request = await session.get(TransferRequest, request_id)
+            if request is None:
+                return False
+            values: dict[str, object] = {"review_channel_id": channel_id, "review_message_id": message_id}
+            if thread_id is not None:
+                values["review_thread_id"] = thread_id
+            await session.execute(update(TransferRequest).where(TransferRequest.id == request_id).values(**values))
+            await session.refresh(request)
+            if request.state == "submitted":
+                await transition(
+                    session, request, "under_review", actor_id=None, action="review.card_posted", now=now,
+                    strict=False,
+                )
+            await _ensure_tracking(session, request_id)
+            await session.commit()
+            return True
+
+    async def set_requester_thread(self, request_id: int, thread_id: int) -> None:
+        async with self.db() as session:
+            await _ensure_tracking(session, request_id)
+            await session.execute(
+                update(ReviewTracking)
+                .where(ReviewTracking.request_id == request_id)
+                .values(requester_thread_id=thread_id)
+            )
+            await session.commit()
+
+    # ----- votes -----------------------------------------------------------------------------------
+
+    async def record_vote(
+        self,
+        request_id: int,
+        user_id: int,
+        emoji: str,
+        is_maintainer: bool,
+        added: bool,
+        *,
+        is_bot: bool = False,
+    ) -> VoteOutcome:
+        """Apply one reaction event. Safe to call any number of times, concurrently."""
+        now = self._now()
+        async with self.db() as session:
+            request = await session.get(TransferRequest, request_id)
+            if request is None:
+                return VoteOutcome(request_id, "ignored", None, reason="unknown request")
+            why = _ignore_reason(request, user_id, emoji, is_maintainer, is_bot)
+            if why is not None:
+                return VoteOutcome(request_id, "ignored", request.state, reason=why)
+            # The write comes first: it takes SQLite's write lock, so what we read next is current and
+            # concurrent events are applied one after another.
+            if added:
+                stmt = sqlite_insert(ReviewVote).values(request_id=request_id, user_id=user_id, emoji=emoji, at=now)
+                result = await session.execute(stmt.on_conflict_do_nothing())
+            else:
+                result = await session.execute(
+                    delete(ReviewVote).where(
+                        ReviewVote.request_id == request_id, ReviewVote.user_id == user_id, ReviewVote.emoji == emoji
+                    )
+                )
+            await session.refresh(request)
+            if request.state not in REVIEWABLE:
+                state = request.state
+                await session.rollback()  # a late reaction: the decision is already made
+                return VoteOutcome(request_id, "ignored", state, reason="already decided")
+            status = ("recorded" if added else "removed") if result.rowcount == 1 else "unchanged"
+            outcome = await self._decide(session, request, actor_id=user_id, now=now, status=status)
+            await session.commit()
+            return outcome
+
+    async def sync_votes(
+        self, request_id: int, reactions: Mapping[str, Iterable[int]], maintainer_ids: Collection[int]
+    ) -> VoteOutcome:
+        """Catch up with the card's reactions as they are now (made while the bot was offline)."""
+        now = self._now()
+        async with self.db() as session:
+            request = await session.get(TransferRequest, request_id)
+            if request is None:
+                return VoteOutcome(request_id, "ignored", None, reason="unknown request")
+            wanted = {
+                (user_id, emoji)
+                for emoji, users in reactions.items()
+                if emoji in VOTE_EMOJIS
+                for user_id in users
+                if user_id in maintainer_ids and user_id != request.requester_id
+            }
+            # A no-op write first, for the write lock (see record_vote).
+            await session.execute(text("UPDATE transfer_requests SET state = state WHERE id = :id"), {"id": request_id})
+            await session.refresh(request)
+            if request.state not in REVIEWABLE:
+                state = request.state
+                await session.rollback()
+                return VoteOutcome(request_id, "ignored", state, reason="already decided")
+            rows = await session.execute(
+                select(ReviewVote.user_id, ReviewVote.emoji).where(ReviewVote.request_id == request_id)
+            )
+            have = {(r[0], r[1]) for r in rows}
+            for user_id, emoji in have - wanted:
+                await session.execute(
+                    delete(ReviewVote).where(
+                        ReviewVote.request_id == request_id, ReviewVote.user_id == user_id, ReviewVote.emoji == emoji
+                    )
+                )
+            for user_id, emoji in sorted(wanted - have):
+                stmt = sqlite_insert(ReviewVote).values(request_id=request_id, user_id=user_id, emoji=emoji, at=now)
+                await session.execute(stmt.on_conflict_do_nothing())
+            status = "recorded" if wanted != have else "unchanged"
+            tally = await _tally(session, request_id)
+            actor = (tally.rejections or tally.approvals or (None,))[-1]
+            outcome = await self._decide(session, request, actor_id=actor, now=now, status=status)
+            await session.commit()
+            return outcome
+
+    async def confirm_approval(self, request_id: int, user_id: int, is_maintainer: bool) -> VoteOutcome:
+        """The second step for unverified / not-accepted requests."""
+        if not is_maintainer:
+            raise NotAllowed("Only Pallets maintainers can confirm an approval.")
+        now = self._now()
+        async with self.db() as session:
+            request = await session.get(TransferRequest, request_id)
+            if request is None:
+                raise NotFoundError(f"There is no transfer request #{request_id}.")
+            if request.state not in REVIEWABLE:
+                return VoteOutcome(request_id, "ignored", request.state, reason="already decided")
+            tally = await _tally(session, request_id)
+            if tally.rejections:
+                raise Conflict("A maintainer voted to reject this request; it can't be approved.")
+            if len(tally.approvals) < self.settings.review.approvals_required:
+                raise Conflict(
+                    f"This request needs {self.settings.review.approvals_required} approval(s) first "
+                    f"(it has {len(tally.approvals)})."
+                )
+            outcome = await self._decide(
+                session, request, actor_id=user_id, now=now, status="unchanged", confirmed=True
+            )
+            await session.commit()
+            return outcome
+
+    async def _decide(
+        self,
+        session: AsyncSession,
+        request: TransferRequest,
+        *,
+        actor_id: int | None,
+        now: datetime,
+        status: str,
+        confirmed: bool = False,
+    ) -> VoteOutcome:
+        tally = await _tally(session, request.id)
+        required = self.settings.review.approvals_required
+        base = VoteOutcome(request.id, status, request.state, tally)
+        if tally.rejections:
+            actor = tally.rejections[0]
+            result = await transition(
+                session, request, "rejected", actor_id=actor, action="review.rejected", now=now,
+                values={"decided_by": actor, "decided_at": now}, strict=False,
+            )
+            if result.changed:
+                return _with(base, state="rejected", decision="rejected", decided_by=actor)
+            return base
+        if len(tally.approvals) < required:
+            return base
+        if needs_confirmation(request) and not confirmed:
+            return _with(base, awaiting_confirmation=True)
+        if request.state == "submitted":
+            await transition(
+                session, request, "under_review", actor_id=None, action="review.card_posted", now=now, strict=False
+            )
+        action = "review.approved_confirmed" if confirmed else "review.approved"
+        result = await transition(
+            session, request, "approved", actor_id=actor_id, action=action, now=now,
+            values={"decided_by": actor_id, "decided_at": now}, strict=False,
+        )
+        if not result.changed:
+            return base
+        await start_tracking(session, request, now)
+        return _with(base, state="approved", decision="approved", decided_by=actor_id)
+
+    # ----- rejection reason --------------------------------------------------------------------------
+
+    async def set_rejection_reason(self, request_id: int, user_id: int, is_maintainer: bool, reason: str) -> bool:
+        """Store the reason once; True when this call stored it (the cog then relays it)."""
+        if not is_maintainer:
+            raise NotAllowed("Only Pallets maintainers can give the reason for a rejection.")
+        reason = reason.strip()
+        if not reason:
+            raise InvalidInput("Please write a reason the requester can act on.")
+        async with self.db() as session:
+            result = await session.execute(
+                update(TransferRequest)
+                .where(
+                    TransferRequest.id == request_id,
+                    TransferRequest.state == "rejected",
+                    TransferRequest.decision_reason.is_(None),
+                )
+                .values(decision_reason=reason[:1500], updated_at=self._now())
+            )
+            if result.rowcount != 1:
+                await session.rollback()
+                return False
+            await audit(session, request_id, actor_id=user_id, action="review.reason", reason=reason[:1500],
+                        now=self._now())
+            await session.commit()
+            return True
+
+    async def mark_requester_notified(self, request_id: int) -> bool:
+        """Claim the one post-decision message to the requester. True only for the first caller."""
+        async with self.db() as session:
+            await _ensure_tracking(session, request_id)
+            result = await session.execute(
+                update(ReviewTracking)
+                .where(ReviewTracking.request_id == request_id, ReviewTracking.requester_notified_at.is_(None))
+                .values(requester_notified_at=self._now())
+            )
+            await session.commit()
+            return result.rowcount == 1
+
+    # ----- the org invitation ------------------------------------------------------------------------
+
+    async def pending_invitations(self) -> list[int]:
+        states = ["pending", "failed", "sending"]
+        if self.settings.secrets.github_org_admin_token:
+            states.append("manual")  # a token configured since: try again
+        async with self.db() as session:
+            rows = await session.scalars(
+                select(ReviewTracking.request_id)
+                .join(TransferRequest, TransferRequest.id == ReviewTracking.request_id)
+                .where(TransferRequest.state.in_(TRACKED), ReviewTracking.invitation_state.in_(states))
+            )
+            return list(rows)
+
+    async def ensure_invitation(self, request_id: int) -> InvitationResult:
+        """Invite the requester to the org, at most once, whoever calls and however often."""
+        now = self._now()
+        org = self.settings.github.org
+        token = self.settings.secrets.github_org_admin_token
+        async with self.db() as session:
+            request = await session.get(TransferRequest, request_id)
+            if request is None or request.state not in TRACKED:
+                return InvitationResult(request_id, "skipped", None, "not approved", False)
+            login = requester_login(request)
+            claimable = ["pending", "failed"] + (["manual"] if token else [])
+            claim = await session.execute(
+                update(ReviewTracking)
+                .where(
+                    ReviewTracking.request_id == request_id,
+                    or_(
+                        ReviewTracking.invitation_state.in_(claimable),
+                        (ReviewTracking.invitation_state == "sending")
+                        & (ReviewTracking.invitation_at < now - STALE_CLAIM),
+                    ),
+                )
+                .values(invitation_state="sending", invitation_at=now, invitation_login=login)
+            )
+            tracking = await session.get(ReviewTracking, request_id)
+            previous_error = tracking.invitation_error if tracking else None
+            await session.commit()
+        if claim.rowcount != 1:
+            return InvitationResult(request_id, "skipped", login, "already handled", False)
+        if login is None:
+            return await self._finish_invitation(
+                request_id, "manual", None,
+                "No GitHub account is known for the requester: ask them for it, then invite them.", True,
+            )
+        if not token:
+            return await self._finish_invitation(
+                request_id, "manual", login,
+                f"Invite **{login}** to {org}: {self.settings.github.web_url}/orgs/{org}/people "
+                "(no org admin token is configured, so the bot can't).",
+                True,
+            )
+        assert self.github is not None
+        try:
+            membership = await self.github.org_membership(org, login, token=token)
+            if membership == "active":
+                return await self._finish_invitation(
+                    request_id, "member", login, f"**{login}** is already a member of {org}.", True
+                )
+            if membership != "pending":
+                await self.github.invite_to_org(org, login, token=token)
+        except ApiError as exc:
+            log.warning("org invitation for request %s failed: %s", request_id, exc.message)
+            first = previous_error is None
+            return await self._finish_invitation(
+                request_id, "failed", login, f"Inviting **{login}** to {org} failed: {exc.message}", first,
+                error=exc.message,
+            )
+        return await self._finish_invitation(
+            request_id, "sent", login,
+            f"Invited **{login}** to {org}. They need to accept at "
+            f"{self.settings.github.web_url}/orgs/{org}/invitation.",
+            True,
+        )
+
+    async def _finish_invitation(
+        self, request_id: int, state: str, login: str | None, message: str, report: bool, *, error: str | None = None
+    ) -> InvitationResult:
+        async with self.db() as session:
+            await session.execute(
+                update(ReviewTracking)
+                .where(ReviewTracking.request_id == request_id)
+                .values(invitation_state=state, invitation_at=self._now(), invitation_error=error)
+            )
+            await session.commit()
+        return InvitationResult(request_id, state, login, message, report)
+
+    # ----- the queue ---------------------------------------------------------------------------------
+
+    async def queue(self) -> list[QueueEntry]:
+        now = self._now()
+        required = self.settings.review.approvals_required
+        async with self.db() as session:
+            requests = (
+                await session.scalars(
+                    select(TransferRequest)
+                    .where(TransferRequest.state.in_(("submitted", "under_review", *TRACKED)))
+                    .order_by(TransferRequest.id)
+                )
+            ).all()
+            entries = []
+            for request in requests:
+                since = request.submitted_at or request.created_at
+                waiting = await self._waiting_for(session, request, required)
+                entries.append(QueueEntry(request.id, request.repo_full_name, request.state, now - since, waiting))
+            order = {"submitted": 0, "under_review": 1, "approved": 2, "transferring": 3}
+            return sorted(entries, key=lambda e: (order[e.state], -e.age))
+
+    async def _waiting_for(self, session: AsyncSession, request: TransferRequest, required: int) -> str:
+        if request.state == "submitted":
+            return "the review card to be posted"
+        if request.state == "under_review":
+            tally = await _tally(session, request.id)
+            if len(tally.approvals) >= required and needs_confirmation(request):
+                return "a maintainer to confirm the approval (unverified or not accepted)"
+            text = f"maintainer votes ({len(tally.approvals)}/{required} approvals)"
+            if request.verified_at is None:
+                text += "; requester has not verified ownership"
+            return text
+        open_items = (
+            await session.scalars(
+                select(ChecklistItem.key)
+                .where(ChecklistItem.request_id == request.id, ChecklistItem.done_at.is_(None))
+            )
+        ).all()
+        order = {spec.key: n for n, spec in enumerate(ITEMS)}
+        keys = sorted(open_items, key=lambda k: order.get(k, 99))
+        names = [_short(k) for k in keys]
+        return "checklist: " + (", ".join(names) if names else "nothing (finishing)")
+
+
+SHORT_NAMES = {
+    "org_member": "requester joins org",
+    "repo_transferred": "GitHub transfer",
+    "pypi_owner": "PyPI owner",
+    "publish_workflow": "publish workflow",
+    "readme_notice": "README notice",
+    "release": "new release",
+    "readthedocs": "Read the Docs",
+    "test_pypi": "Test PyPI",
+}
+
+
+def _short(key: str) -> str:
+    return SHORT_NAMES.get(key, key)
+
+
+def _with(outcome: VoteOutcome, **changes: object) -> VoteOutcome:
+    return replace(outcome, **changes)  # type: ignore[arg-type]
+
+
+def _ignore_reason(request: TransferRequest, user_id: int, emoji: str, is_maintainer: bool, is_bot: bool) -> str | None:
+    if is_bot:
+        return "bot reaction"
+    if emoji not in VOTE_EMOJIS:
+        return "not a voting reaction"
+    if user_id == request.requester_id:
+        return "the requester can't vote on their own request"
+    if not is_maintainer:
+        return "not a maintainer"
+    if request.state not in REVIEWABLE:
+        return "already decided"
+    return None
+
+
+async def _tally(session: AsyncSession, request_id: int) -> Tally:
+    rows = (
+        await session.execute(
+            select(ReviewVote.user_id, ReviewVote.emoji)
+            .where(ReviewVote.request_id == request_id)
+            .order_by(ReviewVote.at, ReviewVote.id)
+        )
+    ).all()
+    by = {e: tuple(u for u, em in rows if em == e) for e in VOTE_EMOJIS}
+    return Tally(approvals=by[APPROVE], rejections=by[REJECT], looking=by[LOOKING])
+
+
+async def _ensure_tracking(session: AsyncSession, request_id: int) -> None:
+    stmt = sqlite_insert(ReviewTracking).values(request_id=request_id, invitation_state="pending")
+    await session.execute(stmt.on_conflict_do_nothing())
+
+
+async def start_tracking(session: AsyncSession, request: TransferRequest, now: datetime) -> None:
+    """Create the tracking row and the checklist of a newly approved request (idempotent)."""
+    await _ensure_tracking(session, request.id)
+    await session.execute(
+        update(ReviewTracking)
+        .where(ReviewTracking.request_id == request.id)
+        .values(
+            approved_at=now,
+            last_progress_at=now,
+            repo_id=request.github_repo_id,
+            repo_full_name=request.repo_full_name,
+            invitation_state="pending",
+        )
+    )
+    for spec in items_for(request):
+        stmt = sqlite_insert(ChecklistItem).values(request_id=request.id, key=spec.key)
+        await session.execute(stmt.on_conflict_do_nothing())

@@ -1,0 +1,357 @@
+"""Tracking approved transfers to completion: automatic checklist checks, manual ticks, stall nudges.
+
+`TrackingService.run_pass()` is what the review cog's background loop calls (tests call it
+directly). It only reads what is still open, through the clients' ETag caches, so an unchanged
+world answers 304 everywhere and costs no GitHub rate limit. Any API error leaves the request as
+it was: it is simply checked again on the next pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.db.models.review import ChecklistItem, ReviewNudge, ReviewTracking
+from bot.db.models.transfers import TransferRequest
+from bot.errors import InvalidInput, NotAllowed, NotFoundError
+from bot.github import GitHubClient
+from bot.http import ApiError, Forbidden, NotFound, RateLimited, Unavailable
+from bot.pypi import PyPIClient
+from bot.services.review import (
+    ITEM_BY_KEY,
+    TRACKED,
+    InvitationResult,
+    ReviewService,
+    items_for,
+    requester_login,
+    start_tracking,
+)
+from bot.services.states import audit, transition
+
+log = logging.getLogger(__name__)
+
+NOTICE = re.compile(r"pallets[\s-]+community[\s-]+ecosystem", re.IGNORECASE)
+PUBLISH_WORKFLOW = re.compile(r"(publish|release|pypi|deploy)[^/]*\.ya?ml$", re.IGNORECASE)
+REPO_ITEMS = frozenset({"repo_transferred", "publish_workflow", "readme_notice"})
+PYPI_ITEMS = frozenset({"pypi_owner", "release"})
+
+
+@dataclass
+class RequestProgress:
+    request_id: int
+    completed: list[str] = field(default_factory=list)
+    new_state: str | None = None
+    nudges: list[str] = field(default_factory=list)  # "requester", "maintainers"
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.completed or self.new_state or self.nudges)
+
+
+@dataclass
+class TrackingResult:
+    checked: int = 0
+    progress: list[RequestProgress] = field(default_factory=list)
+    invitations: list[InvitationResult] = field(default_factory=list)
+    errors: dict[int, str] = field(default_factory=dict)
+    aborted: str | None = None  # why the pass stopped early (outage, rate limit)
+
+    @property
+    def changed_ids(self) -> list[int]:
+        ids = [p.request_id for p in self.progress if p.changed] + [i.request_id for i in self.invitations]
+        return sorted(set(ids))
+
+
+@dataclass(frozen=True)
+class TickResult:
+    request_id: int
+    key: str
+    newly_done: bool
+    new_state: str | None
+
+
+@dataclass
+class _Observation:
+    done: dict[str, str] = field(default_factory=dict)  # item key -> note
+    repo_id: int | None = None
+    repo_full_name: str | None = None
+
+
+class TrackingService:
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        github: GitHubClient,
+        pypi: PyPIClient,
+        clock: object,
+        settings: Settings,
+    ) -> None:
+        self.db = db
+        self.github = github
+        self.pypi = pypi
+        self.clock = clock
+        self.settings = settings
+        self.review = ReviewService(db, clock, settings, github)
+
+    def _now(self) -> datetime:
+        return self.clock.now()  # type: ignore[attr-defined, no-any-return]
+
+    # ----- the pass ------------------------------------------------------------------------------
+
+    async def run_pass(self) -> TrackingResult:
+        result = TrackingResult()
+        for request_id in await self.review.pending_invitations():
+            invitation = await self.review.ensure_invitation(request_id)
+            if invitation.report:
+                result.invitations.append(invitation)
+        async with self.db() as session:
+            ids = list(
+                await session.scalars(
+                    select(TransferRequest.id).where(TransferRequest.state.in_(TRACKED)).order_by(TransferRequest.id)
+                )
+            )
+        for request_id in ids:
+            try:
+                progress = await self._track_one(request_id)
+            except (RateLimited, Unavailable) as exc:
+                # Everything after this would fail the same way: stop, and try again next pass.
+                await self._record_error(request_id, exc.message)
+                result.errors[request_id] = exc.message
+                result.aborted = exc.message
+                break
+            except ApiError as exc:
+                await self._record_error(request_id, exc.message)
+                result.errors[request_id] = exc.message
+                continue
+            result.checked += 1
+            if progress is not None and progress.changed:
+                result.progress.append(progress)
+        return result
+
+    async def _record_error(self, request_id: int, message: str) -> None:
+        log.warning("tracking request %s: %s", request_id, message)
+        async with self.db() as session:
+            await session.execute(
+                update(ReviewTracking).where(ReviewTracking.request_id == request_id).values(last_error=message)
+            )
+            await session.commit()
+
+    async def _track_one(self, request_id: int) -> RequestProgress | None:
+        async with self.db() as session:
+            request = await session.get(TransferRequest, request_id)
+            if request is None or request.state not in TRACKED:
+                return None
+            tracking = await session.get(ReviewTracking, request_id)
+            if tracking is None or tracking.approved_at is None:
+                # Approved some other way (CLI, an older version): start its checklist now.
+                await start_tracking(session, request, request.decided_at or self._now())
+                await session.commit()
+                tracking = await session.get(ReviewTracking, request_id, populate_existing=True)
+                assert tracking is not None
+            undone = set(
+                await session.scalars(
+                    select(ChecklistItem.key).where(
+                        ChecklistItem.request_id == request_id, ChecklistItem.done_at.is_(None)
+                    )
+                )
+            )
+        observation = await self._observe(request, tracking, undone)
+        now = self._now()
+        async with self.db() as session:
+            progress = RequestProgress(request_id)
+            for key, note in observation.done.items():
+                changed = await session.execute(
+                    update(ChecklistItem)
+                    .where(
+                        ChecklistItem.request_id == request_id,
+                        ChecklistItem.key == key,
+                        ChecklistItem.done_at.is_(None),
+                    )
+                    .values(done_at=now, done_by=None, note=note)
+                )
+                if changed.rowcount == 1:
+                    progress.completed.append(key)
+            values: dict[str, object] = {"last_checked_at": now, "last_error": None}
+            if observation.repo_id is not None:
+                values["repo_id"] = observation.repo_id
+            if observation.repo_full_name is not None:
+                values["repo_full_name"] = observation.repo_full_name
+            if progress.completed:
+                values["last_progress_at"] = now
+            await session.execute(
+                update(ReviewTracking).where(ReviewTracking.request_id == request_id).values(**values)
+            )
+            current = await session.get(TransferRequest, request_id)
+            assert current is not None
+            progress.new_state = await apply_progress(session, current, now, actor_id=None)
+            if not progress.completed and progress.new_state is None:
+                progress.nudges = await self._nudges(session, request_id, now)
+            await session.commit()
+            return progress
+
+    async def _observe(self, request: TransferRequest, tracking: ReviewTracking, undone: set[str]) -> _Observation:
+        obs = _Observation()
+        org = self.settings.github.org
+        login = requester_login(request)
+        if "org_member" in undone and login and await self._is_member(org, login):
+            obs.done["org_member"] = f"{login} is a member of {org}"
+        if undone & REPO_ITEMS:
+            await self._observe_repo(request, tracking, undone, obs)
+        if request.pypi_project and undone & PYPI_ITEMS:
+            await self._observe_pypi(request, tracking, undone, obs)
+        return obs
+
+    async def _is_member(self, org: str, login: str) -> bool:
+        token = self.settings.secrets.github_org_admin_token
+        try:
+            return await self.github.org_membership(org, login, token=token) == "active"
+        except Forbidden:
+            # The bot's own account is not in the org: only public membership is visible to it.
+            return await self.github.is_public_org_member(org, login)
+
+    async def _observe_repo(
+        self, request: TransferRequest, tracking: ReviewTracking, undone: set[str], obs: _Observation
+    ) -> None:
+        repo_id = tracking.repo_id or request.github_repo_id
+        if repo_id is None:
+            repo_id = (await self.github.get_repo(request.repo_owner, request.repo_name)).id
+        try:
+            # Repository ids never change: this follows the repo through transfers and renames.
+            repo = await self.github.get_repo_by_id(repo_id)
+        except NotFound:
+            raise ApiError(404, "The repository can't be found any more (deleted or made private?).") from None
+        obs.repo_id, obs.repo_full_name = repo.id, repo.full_name
+        org = self.settings.github.org
+        if "repo_transferred" in undone and repo.owner_login.lower() == org.lower():
+            obs.done["repo_transferred"] = f"now at {repo.full_name}"
+        owner, name = repo.full_name.split("/", 1)
+        if "publish_workflow" in undone:
+            found = [p for p in await self.github.list_workflows(owner, name) if PUBLISH_WORKFLOW.search(p)]
+            if found:
+                obs.done["publish_workflow"] = found[0]
+        if "readme_notice" in undone:
+            readme = await self.github.get_readme(owner, name)
+            if readme and NOTICE.search(readme):
+                obs.done["readme_notice"] = "notice found in the README"
+
+    async def _observe_pypi(
+        self, request: TransferRequest, tracking: ReviewTracking, undone: set[str], obs: _Observation
+    ) -> None:
+        assert request.pypi_project is not None
+        try:
+            project = await self.pypi.get_project(request.pypi_project)
+        except NotFound:
+            raise ApiError(404, f"PyPI has no project called {request.pypi_project}.") from None
+        if "pypi_owner" in undone:
+            trusted = {u.lower() for u in self.settings.pypi.trusted_owners}
+            owners = [u for u in project.users_with_role("Owner") if u.lower() in trusted]
+            if owners:
+                obs.done["pypi_owner"] = f"{', '.join(owners)} is Owner"
+        # A release only shows the new home once the repository has moved.
+        moved = "repo_transferred" not in undone or "repo_transferred" in obs.done
+        baseline = tracking.approved_at
+        if "release" in undone and moved and baseline is not None:
+            newer = sorted((when, version) for version, when in project.releases.items() if when > baseline)
+            if newer:
+                when, version = newer[-1]
+                obs.done["release"] = f"{version} released {when:%Y-%m-%d}"
+
+    async def _nudges(self, session: AsyncSession, request_id: int, now: datetime) -> list[str]:
+        """Stall reminders: requester after N days without progress, maintainers after 2N; once each."""
+        tracking = await session.get(ReviewTracking, request_id)
+        since = (tracking.last_progress_at or tracking.approved_at) if tracking else None
+        if since is None:
+            return []
+        after = timedelta(days=self.settings.tracking.nudge_after_days)
+        sent = set(
+            await session.scalars(
+                select(ReviewNudge.level).where(
+                    ReviewNudge.request_id == request_id, ReviewNudge.stalled_since == since
+                )
+            )
+        )
+        due = []
+        if now - since >= after and "requester" not in sent:
+            due.append("requester")
+        if now - since >= 2 * after and "maintainers" not in sent:
+            due.append("maintainers")
+        for level in due:
+            session.add(ReviewNudge(request_id=request_id, level=level, stalled_since=since, sent_at=now))
+            await audit(session, request_id, actor_id=None, action=f"tracking.nudge_{level}", now=now)
+        return due
+
+    # ----- manual ticks --------------------------------------------------------------------------
+
+    async def tick(
+        self, request_id: int, key: str, user_id: int, is_maintainer: bool, note: str | None = None
+    ) -> TickResult:
+        """A maintainer marks an item done (the manual ones, or one the bot can't see). Audited."""
+        if not is_maintainer:
+            raise NotAllowed("Only Pallets maintainers can tick checklist items.")
+        if key not in ITEM_BY_KEY:
+            raise InvalidInput(f"Unknown checklist item `{key}`.")
+        now = self._now()
+        async with self.db() as session:
+            request = await session.get(TransferRequest, request_id)
+            if request is None:
+                raise NotFoundError(f"There is no transfer request #{request_id}.")
+            if request.state not in TRACKED:
+                raise InvalidInput(f"Request #{request_id} is not an approved transfer in progress.")
+            if key not in {spec.key for spec in items_for(request)}:
+                raise InvalidInput(f"`{key}` is not on the checklist of request #{request_id}.")
+            changed = await session.execute(
+                update(ChecklistItem)
+                .where(
+                    ChecklistItem.request_id == request_id,
+                    ChecklistItem.key == key,
+                    ChecklistItem.done_at.is_(None),
+                )
+                .values(done_at=now, done_by=user_id, note=(note or "ticked by a maintainer")[:500])
+            )
+            newly = changed.rowcount == 1
+            new_state = None
+            if newly:
+                await audit(session, request_id, actor_id=user_id, action=f"tracking.tick.{key}", reason=note, now=now)
+                await session.execute(
+                    update(ReviewTracking).where(ReviewTracking.request_id == request_id).values(last_progress_at=now)
+                )
+                await session.refresh(request)
+                new_state = await apply_progress(session, request, now, actor_id=user_id)
+            await session.commit()
+            return TickResult(request_id, key, newly, new_state)
+
+    async def claim_announcement(self, request_id: int) -> bool:
+        """True once per finished request: whoever gets it posts the announcement."""
+        async with self.db() as session:
+            result = await session.execute(
+                update(ReviewTracking)
+                .where(ReviewTracking.request_id == request_id, ReviewTracking.announced_at.is_(None))
+                .values(announced_at=self._now())
+            )
+            await session.commit()
+            return result.rowcount == 1
+
+
+async def apply_progress(
+    session: AsyncSession, request: TransferRequest, now: datetime, *, actor_id: int | None
+) -> str | None:
+    """approved -> transferring at the first completed item; -> done when all are. Returns the new state."""
+    items = (await session.scalars(select(ChecklistItem).where(ChecklistItem.request_id == request.id))).all()
+    if not items:
+        return None
+    moved = None
+    if request.state == "approved" and any(i.done_at for i in items):
+        if (await transition(session, request, "transferring", actor_id=actor_id, action="tracking.started",
+                             now=now, strict=False)).changed:
+            moved = "transferring"
+    if request.state in TRACKED and all(i.done_at for i in items):
+        if (await transition(session, request, "done", actor_id=actor_id, action="tracking.done",
+                             now=now, strict=False)).changed:
+            moved = "done"
+    return moved

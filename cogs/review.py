@@ -1,0 +1,510 @@
+"""Maintainer review on Discord: the review card, reaction votes, decisions, tracking to completion.
+
+Decisions live in `bot.services.review` and progress in `bot.services.tracking`; this cog only turns
+Discord events into service calls and posts what they return (rendered by `cogs.review_render`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands, tasks
+
+from bot.services.review import ITEMS, VOTE_EMOJIS, ReviewService, VoteOutcome
+from bot.services.tracking import TrackingResult, TrackingService
+from cogs import review_render as render
+from cogs._base import EcoCog, GuardedDynamicItem, GuardedModal, custom_id_template, require_maintainer
+
+if TYPE_CHECKING:
+    from bot.app import EcoBot
+
+log = logging.getLogger(__name__)
+
+DM_CLOSED = 50007
+_ID = r"(?P<request_id>[0-9]{1,12})"
+
+
+def _cog(interaction: discord.Interaction) -> Review:
+    cog = interaction.client.get_cog("Review")  # type: ignore[union-attr]
+    if not isinstance(cog, Review):
+        raise RuntimeError("review cog not loaded")
+    return cog
+
+
+class ConfirmButton(GuardedDynamicItem[discord.ui.Button], template=custom_id_template(rf"eco:review:confirm:{_ID}")):
+    """The second step that approves an unverified or "not accepted" request."""
+
+    def __init__(self, request_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Confirm approval", style=discord.ButtonStyle.danger, custom_id=f"eco:review:confirm:{request_id}"
+            )
+        )
+        self.request_id = request_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match: re.Match[str]):  # type: ignore[override]
+        return cls(int(match["request_id"]))
+
+    async def handle(self, interaction: discord.Interaction) -> None:
+        await _cog(interaction).confirm(interaction, self.request_id)
+
+
+class ReasonButton(GuardedDynamicItem[discord.ui.Button], template=custom_id_template(rf"eco:review:reason:{_ID}")):
+    """Posted in the review thread after a rejection: opens a form for the reason."""
+
+    def __init__(self, request_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Give the reason", style=discord.ButtonStyle.primary, custom_id=f"eco:review:reason:{request_id}"
+            )
+        )
+        self.request_id = request_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match: re.Match[str]):  # type: ignore[override]
+        return cls(int(match["request_id"]))
+
+    async def handle(self, interaction: discord.Interaction) -> None:
+        require_maintainer(interaction)
+        await interaction.response.send_modal(ReasonModal(_cog(interaction), self.request_id))
+
+
+class ReasonModal(GuardedModal):
+    def __init__(self, cog: Review, request_id: int) -> None:
+        super().__init__(title="Why was this request rejected?", timeout=900)
+        self.cog, self.request_id = cog, request_id
+        self.reason = discord.ui.TextInput(
+            label="Reason (sent to the requester)",
+            custom_id="reason",
+            style=discord.TextStyle.paragraph,
+            max_length=1500,
+        )
+        self.add_item(self.reason)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await self.cog.save_reason(interaction, self.request_id, self.reason.value)
+
+
+class Review(EcoCog, name="Review"):
+    def __init__(self, bot: EcoBot) -> None:
+        super().__init__(bot)
+        deps = bot.deps
+        self.settings = bot.settings
+        self.review = ReviewService(deps.db, deps.clock, bot.settings, deps.github)
+        self.tracking = TrackingService(deps.db, deps.github, deps.pypi, deps.clock, bot.settings)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._queued: set[int] = set()
+
+    async def cog_load(self) -> None:
+        await super().cog_load()
+        if self.bot.deps.start_background_tasks:
+            self.tracking_loop.change_interval(minutes=self.settings.tracking.interval_minutes)
+            self.tracking_loop.start()
+
+    async def cog_unload(self) -> None:
+        self.tracking_loop.cancel()
+        await super().cog_unload()
+
+    # ----- posting and refreshing the card --------------------------------------------------------
+
+    def _lock(self, request_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(request_id, asyncio.Lock())
+
+    async def _channel(self, channel_id: int | None) -> Any:
+        if channel_id is None:
+            return None
+        channel = self.bot.get_channel(channel_id)
+        if channel is None:
+            try:
+                channel = await self.bot.fetch_channel(channel_id)
+            except discord.HTTPException:
+                log.error("review: channel %s is missing or not visible to the bot", channel_id)
+                return None
+        return channel
+
+    async def post_card(self, request_id: int) -> None:
+        async with self._lock(request_id):
+            data = await self.review.card_data(request_id)
+            if data.request.review_message_id is not None or data.request.state not in ("submitted", "under_review"):
+                return  # already posted (a duplicate event) or no longer waiting for review
+            await self._send_card(request_id, new_thread=True)
+
+    async def _send_card(self, request_id: int, *, new_thread: bool) -> None:
+        channel_id = self.settings.discord.review_channel_id
+        channel = await self._channel(channel_id)
+        if channel is None:
+            return
+        data = await self.review.card_data(request_id)
+        try:
+            message = await channel.send(embed=render.render_card(data, self.settings))
+        except discord.HTTPException as exc:
+            log.error("review: can't post the card in channel %s (%s): check the bot's permissions there",
+                      channel_id, exc.status)
+            return
+        # Stored before the reactions go on, so a maintainer who votes at once is counted.
+        await self.review.card_posted(request_id, channel_id=channel_id, message_id=message.id, thread_id=None)
+        try:
+            for emoji in VOTE_EMOJIS:
+                await message.add_reaction(emoji)
+            if new_thread:
+                thread_id = await self._open_thread(message, data)
+                await self.review.card_posted(
+                    request_id, channel_id=channel_id, message_id=message.id, thread_id=thread_id
+                )
+        except discord.HTTPException as exc:
+            if isinstance(exc, discord.NotFound):
+                return  # deleted meanwhile: the delete event posts it again
+            log.error("review: can't add reactions or a thread to card %s (%s): missing permissions?",
+                      message.id, exc.status)
+        try:
+            await self._edit_card(request_id, message)
+        except discord.NotFound:
+            return
+
+    async def _open_thread(self, message: discord.Message, data: render.CardData) -> int | None:
+        name = f"#{data.request.id} {data.request.repo_full_name}"[:100]
+        if self.settings.review.thread_mode == "requester":
+            eco = await self._channel(self.settings.discord.eco_channel_id)
+            if eco is None:
+                return None
+            thread = await eco.create_thread(
+                name=name, type=discord.ChannelType.private_thread, invitable=False, auto_archive_duration=10080
+            )
+            await thread.add_user(discord.Object(data.request.requester_id))
+        else:
+            thread = await message.create_thread(name=name, auto_archive_duration=10080)
+        await thread.send(
+            f"Discussion of transfer request #{data.request.id}. Vote with reactions on the card; "
+            "the bot posts updates here."
+        )
+        return thread.id
+
+    def refresh_card(self, request_id: int) -> None:
+        """Re-render the card soon; bursts of events (50 reactions) coalesce into few edits."""
+        if request_id in self._queued:
+            return
+        self._queued.add(request_id)
+        self.bot.spawn(self._refresh(request_id), name=f"review-card-{request_id}")
+
+    async def _refresh(self, request_id: int) -> None:
+        async with self._lock(request_id):
+            self._queued.discard(request_id)
+            data = await self.review.card_data(request_id)
+            r = data.request
+            if r.review_message_id is None:
+                if r.state == "submitted":
+                    await self._send_card(request_id, new_thread=True)
+                return
+            channel = await self._channel(r.review_channel_id)
+            if channel is None:
+                return
+            try:
+                await self._edit_card(request_id, channel.get_partial_message(r.review_message_id))
+            except discord.NotFound:
+                log.info("review card of request %s was deleted; posting it again", request_id)
+                await self._send_card(request_id, new_thread=r.review_thread_id is None)
+
+    async def _edit_card(self, request_id: int, message: discord.PartialMessage | discord.Message) -> None:
+        data = await self.review.card_data(request_id)
+        view = None
+        if data.awaiting_confirmation:
+            view = discord.ui.View(timeout=None)
+            view.add_item(ConfirmButton(request_id))
+        await message.edit(embed=render.render_card(data, self.settings), view=view)
+
+    # ----- listeners ------------------------------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_transfer_submitted(self, request_id: int) -> None:
+        await self.post_card(request_id)
+
+    @commands.Cog.listener()
+    async def on_transfer_updated(self, request_id: int) -> None:
+        self.refresh_card(request_id)
+
+    @commands.Cog.listener()
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        if payload.channel_id != self.settings.discord.review_channel_id:
+            return
+        request_id = await self.review.request_for_message(payload.message_id)
+        if request_id is not None:
+            self.refresh_card(request_id)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        await self._on_reaction(payload, added=True)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        await self._on_reaction(payload, added=False)
+
+    async def _on_reaction(self, payload: discord.RawReactionActionEvent, *, added: bool) -> None:
+        if payload.channel_id != self.settings.discord.review_channel_id or payload.guild_id is None:
+            return
+        if self.bot.user is not None and payload.user_id == self.bot.user.id:
+            return
+        request_id = await self.review.request_for_message(payload.message_id)
+        if request_id is None:
+            return
+        emoji = str(payload.emoji) if payload.emoji.is_unicode_emoji() else f"{payload.emoji.name}:{payload.emoji.id}"
+        # REACTION_REMOVE carries no member; only maintainers' votes are stored, so removing is safe.
+        is_maintainer = self.bot.is_maintainer(payload.member) if added else True
+        outcome = await self.review.record_vote(request_id, payload.user_id, emoji, is_maintainer, added)
+        if added and outcome.reason in ("not a voting reaction", "not a maintainer"):
+            await self._remove_reaction(payload)
+        await self.handle_outcome(outcome)
+
+    async def _remove_reaction(self, payload: discord.RawReactionActionEvent) -> None:
+        channel = self.bot.get_channel(payload.channel_id)
+        if not isinstance(channel, discord.TextChannel):
+            return
+        me = channel.guild.me
+        if me is None or not channel.permissions_for(me).manage_messages:
+            return  # ignored instead: it never counts anyway
+        try:
+            await channel.get_partial_message(payload.message_id).remove_reaction(
+                payload.emoji, discord.Object(payload.user_id)
+            )
+        except discord.HTTPException:
+            log.debug("could not remove a reaction on card %s", payload.message_id)
+
+    async def handle_outcome(self, outcome: VoteOutcome) -> None:
+        if outcome.changed or outcome.awaiting_confirmation:
+            self.refresh_card(outcome.request_id)
+        if outcome.decision == "approved":
+            self.bot.spawn(self.after_approval(outcome.request_id), name=f"review-approved-{outcome.request_id}")
+        elif outcome.decision == "rejected":
+            self.bot.spawn(
+                self.after_rejection(outcome.request_id, outcome.decided_by),
+                name=f"review-rejected-{outcome.request_id}",
+            )
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        self.bot.spawn(self.catch_up(), name="review-catch-up")
+
+    async def catch_up(self) -> None:
+        """Apply what happened while the bot was offline: unposted cards and reactions."""
+        for request_id in await self.review.requests_without_card():
+            await self.post_card(request_id)
+        for request_id, channel_id, message_id in await self.review.open_cards():
+            channel = await self._channel(channel_id)
+            if channel is None:
+                continue
+            try:
+                message = await channel.fetch_message(message_id)
+            except discord.NotFound:
+                self.refresh_card(request_id)  # posts it again
+                continue
+            except discord.HTTPException:
+                log.warning("review: could not read card %s", message_id)
+                continue
+            reactions, maintainers = await self._read_reactions(message)
+            outcome = await self.review.sync_votes(request_id, reactions, maintainers)
+            await self.handle_outcome(outcome)
+
+    async def _read_reactions(self, message: discord.Message) -> tuple[dict[str, set[int]], set[int]]:
+        reactions: dict[str, set[int]] = {}
+        for reaction in message.reactions:
+            if str(reaction.emoji) in VOTE_EMOJIS:
+                reactions[str(reaction.emoji)] = {u.id async for u in reaction.users() if not u.bot}
+        maintainers = set()
+        guild = message.guild
+        for user_id in set().union(*reactions.values()) if reactions else set():
+            member = guild.get_member(user_id) if guild else None
+            if member is None and guild is not None:
+                try:
+                    member = await guild.fetch_member(user_id)
+                except discord.HTTPException:
+                    member = None
+            if self.bot.is_maintainer(member):
+                maintainers.add(user_id)
+        return reactions, maintainers
+
+    # ----- after a decision -----------------------------------------------------------------------
+
+    async def _thread_send(self, request_id: int, content: str, **kwargs: Any) -> None:
+        async with self._lock(request_id):  # a card being posted gets its thread first
+            data = await self.review.card_data(request_id)
+        thread = await self._channel(data.request.review_thread_id)
+        if thread is None:
+            thread = await self._channel(self.settings.discord.review_channel_id)
+        if thread is None:
+            return
+        try:
+            await thread.send(content, **kwargs)
+        except discord.HTTPException as exc:
+            log.warning("review: could not post in the thread of request %s: %s", request_id, exc.status)
+
+    async def tell_requester(self, request_id: int, content: str) -> str:
+        """DM the requester; with DMs closed, use a private thread they are in. Returns where it went."""
+        data = await self.review.card_data(request_id)
+        requester = data.request.requester_id
+        try:
+            user = self.bot.get_user(requester) or await self.bot.fetch_user(requester)
+            await user.send(content)
+            return "dm"
+        except discord.Forbidden as exc:
+            if exc.code != DM_CLOSED:
+                log.warning("review: DM to the requester of %s refused (%s)", request_id, exc.code)
+        except discord.HTTPException as exc:
+            log.warning("review: DM to the requester of %s failed (%s)", request_id, exc.status)
+        thread = await self._requester_thread(request_id, data)
+        if thread is None:
+            return "failed"
+        mention = discord.AllowedMentions(users=[discord.Object(requester)])
+        await thread.send(f"<@{requester}> {content}", allowed_mentions=mention)
+        return "thread"
+
+    async def _requester_thread(self, request_id: int, data: render.CardData) -> Any:
+        if self.settings.review.thread_mode == "requester" and data.request.review_thread_id:
+            return await self._channel(data.request.review_thread_id)
+        if data.tracking is not None and data.tracking.requester_thread_id:
+            found = await self._channel(data.tracking.requester_thread_id)
+            if found is not None:
+                return found
+        eco = await self._channel(self.settings.discord.eco_channel_id)
+        if eco is None:
+            return None
+        try:
+            thread = await eco.create_thread(
+                name=f"Transfer #{request_id} {data.request.repo_full_name}"[:100],
+                type=discord.ChannelType.private_thread,
+                invitable=False,
+            )
+            await thread.add_user(discord.Object(data.request.requester_id))
+        except discord.HTTPException:
+            log.error("review: can't open a private thread in channel %s for request %s", eco.id, request_id)
+            return None
+        await self.review.set_requester_thread(request_id, thread.id)
+        return thread
+
+    async def after_approval(self, request_id: int) -> None:
+        data = await self.review.card_data(request_id)
+        await self._thread_send(request_id, f"Approved by <@{data.request.decided_by}>.")
+        if await self.review.mark_requester_notified(request_id):
+            await self.tell_requester(request_id, render.requester_checklist(data, self.settings))
+        invitation = await self.review.ensure_invitation(request_id)
+        if invitation.report:
+            await self._thread_send(request_id, invitation.message)
+        self.refresh_card(request_id)
+
+    async def after_rejection(self, request_id: int, maintainer_id: int | None) -> None:
+        view = discord.ui.View(timeout=None)
+        view.add_item(ReasonButton(request_id))
+        who = f"<@{maintainer_id}>" if maintainer_id else "Maintainers"
+        pings = discord.AllowedMentions(users=[discord.Object(maintainer_id)] if maintainer_id else False)
+        await self._thread_send(
+            request_id,
+            f"{who}, this request is rejected. Please give the reason: it is sent to the requester.",
+            view=view,
+            allowed_mentions=pings,
+        )
+
+    async def confirm(self, interaction: discord.Interaction, request_id: int) -> None:
+        outcome = await self.review.confirm_approval(
+            request_id, interaction.user.id, self.bot.is_maintainer(interaction.user)
+        )
+        text = "Approved." if outcome.decision == "approved" else "Nothing to confirm: the request is already decided."
+        await interaction.response.send_message(text, ephemeral=True)
+        await self.handle_outcome(outcome)
+
+    async def save_reason(self, interaction: discord.Interaction, request_id: int, reason: str) -> None:
+        stored = await self.review.set_rejection_reason(
+            request_id, interaction.user.id, self.bot.is_maintainer(interaction.user), reason
+        )
+        if not stored:
+            await interaction.response.send_message("A reason was already given for this request.", ephemeral=True)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        data = await self.review.card_data(request_id)
+        where = await self.tell_requester(request_id, render.rejection_message(data.request, reason))
+        done = {"dm": "sent to the requester by DM", "thread": "posted to the requester in a private thread"}
+        await interaction.followup.send(f"Thanks: the reason was {done.get(where, 'saved')}.", ephemeral=True)
+        self.refresh_card(request_id)
+
+    # ----- commands -------------------------------------------------------------------------------
+
+    @app_commands.command(name="queue", description="Maintainers: open transfer requests and what each waits for")
+    async def queue(self, interaction: discord.Interaction) -> None:
+        require_maintainer(interaction)
+        entries = await self.review.queue()
+        await interaction.response.send_message(embed=render.render_queue(entries), ephemeral=True)
+
+    @app_commands.command(name="tick", description="Maintainers: mark a transfer checklist step as done")
+    @app_commands.describe(request="Request number (#id on the review card)", item="The step", note="Optional note")
+    @app_commands.choices(item=[app_commands.Choice(name=spec.key, value=spec.key) for spec in ITEMS])
+    async def tick(
+        self, interaction: discord.Interaction, request: int, item: str, note: str | None = None
+    ) -> None:
+        require_maintainer(interaction)
+        result = await self.tracking.tick(
+            request, item, interaction.user.id, self.bot.is_maintainer(interaction.user), note
+        )
+        text = f"Ticked `{item}` on request #{request}." if result.newly_done else f"`{item}` was already done."
+        await interaction.response.send_message(text, ephemeral=True)
+        self.refresh_card(request)
+        if result.new_state == "done":
+            await self.finish(request)
+
+    # ----- tracking -------------------------------------------------------------------------------
+
+    @tasks.loop(minutes=10)
+    async def tracking_loop(self) -> None:
+        try:
+            await self.run_tracking_pass()
+        except Exception:
+            log.exception("tracking pass failed")
+
+    @tracking_loop.before_loop
+    async def _before_tracking(self) -> None:
+        await self.bot.wait_until_ready()
+
+    async def run_tracking_pass(self) -> TrackingResult:
+        result = await self.tracking.run_pass()
+        for invitation in result.invitations:
+            await self._thread_send(invitation.request_id, invitation.message)
+        days = self.settings.tracking.nudge_after_days
+        for progress in result.progress:
+            data = await self.review.card_data(progress.request_id)
+            for level in progress.nudges:
+                if level == "requester":
+                    await self.tell_requester(progress.request_id, render.nudge_requester_message(data.request, days))
+                else:
+                    roles = self.settings.discord.maintainer_role_ids
+                    await self._thread_send(
+                        progress.request_id,
+                        render.nudge_maintainers_message(data, self.settings, roles, 2 * days),
+                        allowed_mentions=discord.AllowedMentions(
+                            roles=[discord.Object(r) for r in roles],
+                            users=[discord.Object(data.request.decided_by)] if data.request.decided_by else False,
+                        ),
+                    )
+            if progress.new_state == "done":
+                await self.finish(progress.request_id)
+        for request_id in result.changed_ids:
+            self.refresh_card(request_id)
+        return result
+
+    async def finish(self, request_id: int) -> None:
+        if not await self.tracking.claim_announcement(request_id):
+            return
+        data = await self.review.card_data(request_id)
+        await self._thread_send(request_id, "Every checklist step is done. Thank you!")
+        channel = await self._channel(self.settings.discord.announce_channel)
+        if channel is not None:
+            try:
+                await channel.send(render.announcement(data.request, self.settings))
+            except discord.HTTPException:
+                log.error("review: can't post the announcement in channel %s", channel.id)
+
+
+async def setup(bot: EcoBot) -> None:
+    bot.add_dynamic_items(ConfirmButton, ReasonButton)
+    await bot.add_cog(Review(bot))
