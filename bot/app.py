@@ -141,6 +141,8 @@ class EcoBot(commands.Bot):
         task = asyncio.get_running_loop().create_task(runner(), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        # A task cancelled before it ever ran leaves `coro` un-awaited: close it quietly.
+        task.add_done_callback(lambda t: coro.close() if t.cancelled() else None)
         return task
 
     async def close(self) -> None:
