@@ -117,6 +117,10 @@ class EcoBot(commands.Bot):
         log.info("command tree synced (%d commands)", len(payload))
         return True
 
+    async def on_message(self, message: discord.Message, /) -> None:
+        # No text commands: the default would parse "@bot how do I ..." as a command and log errors.
+        return None
+
     # ----- helpers for cogs -----------------------------------------------------------------------
 
     def is_maintainer(self, member: discord.abc.User | discord.Member | None) -> bool:
