@@ -68,6 +68,9 @@ class NotHelpfulButton(
         cog: Faq | None = interaction.client.get_cog("Faq")  # type: ignore[union-attr]
         if cog is None or interaction.message is None:
             raise DomainError("This answer can't take feedback right now.")
+        if cog.service.faq.get(self.topic_id) is None:
+            # The topic was removed from faq.toml since this answer was posted.
+            raise NotFoundError("That FAQ topic no longer exists, so there is nothing to improve here.")
         counted = await cog.service.not_helpful(self.topic_id, interaction.message.id, interaction.user.id)
         text = "Thanks, noted: maintainers use this to improve the answers." if counted else (
             "You already told me, thanks."
@@ -192,6 +195,7 @@ class Faq(EcoCog):
         if decision.topic is not None and self.bot.settings.faq.reply_delay_seconds > 0:
             await asyncio.sleep(self.bot.settings.faq.reply_delay_seconds)
             if self.service.maintainer_replied(message.id):
+                self.service.release_user(message.author.id)
                 decision = Decision(welcome=decision.welcome)
         content = WELCOME if decision.welcome else None
         if decision.unsure and decision.topic is None:

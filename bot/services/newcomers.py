@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.config import FaqSettings
 from bot.db.models.faq import FaqFeedback, FaqReply, WelcomedMember
-from bot.services.faq import FaqBook, FaqTopic
+from bot.services.faq import FaqBook, FaqTopic, is_question_like
 
 DAY = timedelta(days=1)
 SHIPPED_FAQ = Path(__file__).resolve().parent.parent / "data" / "faq.toml"
@@ -74,6 +74,9 @@ class NewcomerService:
         self._welcomed: set[tuple[int, int]] = set()
         self._topic_channel_last: dict[tuple[str, int], datetime] = {}
         self._user_last: dict[int, datetime] = {}
+        # "Which question?" pointers have their own limits: they must not use up a member's one answer a day.
+        self._unsure_channel_last: dict[int, datetime] = {}
+        self._unsure_user_last: dict[int, datetime] = {}
         self._welcome_times: collections.deque[datetime] = collections.deque()
         self._maintainer_replied: collections.OrderedDict[int, None] = collections.OrderedDict()
 
@@ -110,7 +113,7 @@ class NewcomerService:
             if match is not None and self._take_answer(match.topic.id, msg.channel_id, msg.author_id, now):
                 topic = match.topic
             elif match is None and msg.mentions_bot:
-                unsure = self._take_answer("_unsure", msg.channel_id, msg.author_id, now)
+                unsure = self._take_unsure(msg, now)
         return Decision(welcome=welcome, topic=topic, unsure=unsure)
 
     def _take_welcome(self, msg: IncomingMessage, now: datetime) -> bool:
@@ -136,6 +139,26 @@ class NewcomerService:
         # Reserve the slot now: a burst of the same question gets one answer, not many.
         self._remember_answer(topic_id, channel_id, user_id, now)
         return True
+
+    def _take_unsure(self, msg: IncomingMessage, now: datetime) -> bool:
+        # "thanks @bot" or an emoji is no question: only a question-like message gets the pointer.
+        if not is_question_like(msg.content):
+            return False
+        cooldown = timedelta(minutes=self._settings.cooldown_minutes)
+        last_channel = self._unsure_channel_last.get(msg.channel_id)
+        last_user = self._unsure_user_last.get(msg.author_id)
+        if (last_channel is not None and now - last_channel < cooldown) or (
+            last_user is not None and now - last_user < DAY
+        ):
+            return False
+        self._unsure_channel_last[msg.channel_id] = now
+        self._unsure_user_last[msg.author_id] = now
+        return True
+
+    def release_user(self, user_id: int) -> None:
+        """Give back a member's daily answer reserved for a reply that was not sent (a maintainer
+        answered first). The topic's channel cooldown stays: that question was just answered."""
+        self._user_last.pop(user_id, None)
 
     def _remember_answer(self, topic_id: str, channel_id: int, user_id: int, at: datetime) -> None:
         key = (topic_id, channel_id)

@@ -1,0 +1,34 @@
+"""The benchmarks still run: the smallest acknowledgement measurement, real bot in its own process.
+
+Speed is not asserted here (benchmarks/run.py reports it); this only catches a broken benchmark."""
+
+from __future__ import annotations
+
+from benchmarks import ack, github_cost, listener, run, startup  # noqa: F401  (they must import)
+from benchmarks.report import Row, Table, percentile
+from benchmarks.world import bench_world
+
+
+def test_percentile_is_nearest_rank():
+    values = [float(v) for v in range(1, 31)]
+    assert percentile(values, 50) == 15.0
+    assert percentile(values, 99) == 30.0  # with 30 samples p99 is the worst one
+
+
+async def test_three_acknowledgements_of_one_user_are_measured(tmp_path):
+    async with bench_world(tmp_path, members=3) as world:
+        proc = await ack.start_bot(world, "ours", tmp_path / "smoke.db")
+        try:
+            assert "about" in ack.available_commands(world)
+            run_result = await ack.ack_run(world, "about", users=1, samples=3)
+        finally:
+            await proc.stop()
+    assert run_result.missing == 0 and len(run_result.latencies) == 3
+    assert all(0 < latency < ack.DEADLINE for latency in run_result.latencies)
+
+    table = Table("smoke")
+    ack.add_ack_rows(table, "section", "/eco about, 1 user", [run_result], [run_result])
+    assert [row.metric for row in table.rows] == ["/eco about, 1 user p50", "/eco about, 1 user p99"]
+    assert table.rows[1].ratio == 1.0 and table.rows[1].note == "all under 3 s"
+    assert "| /eco about, 1 user p99 |" in table.markdown()
+    assert isinstance(table.rows[0], Row)
