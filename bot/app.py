@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import importlib
 import json
 import logging
 import pkgutil
 import secrets
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ from bot.pypi import PyPIClient
 log = logging.getLogger(__name__)
 
 TREE_HASH_KEY = "command_tree_hash"
+CRITICAL_GRACE_SECONDS = 2.0
 
 
 @dataclass
@@ -78,6 +80,9 @@ class EcoBot(commands.Bot):
         )
         self.tree.on_error = self._on_app_command_error
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._critical = 0
+        self._no_critical = asyncio.Event()
+        self._no_critical.set()
         self.sync_on_start = sync_on_start
         self.synced_on_start: bool | None = None
 
@@ -149,7 +154,21 @@ class EcoBot(commands.Bot):
         task.add_done_callback(lambda t: coro.close() if t.cancelled() else None)
         return task
 
+    @contextlib.asynccontextmanager
+    async def critical(self) -> AsyncIterator[None]:
+        """A section (send a reply, then record it) that shutdown lets finish instead of cutting in half."""
+        self._critical += 1
+        self._no_critical.clear()
+        try:
+            yield
+        finally:
+            self._critical -= 1
+            if not self._critical:
+                self._no_critical.set()
+
     async def close(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._no_critical.wait(), CRITICAL_GRACE_SECONDS)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

@@ -206,23 +206,26 @@ class Faq(EcoCog):
         kwargs: dict = {"content": content, "mention_author": False}
         if decision.topic is not None:
             kwargs |= {"embed": embed, "view": answer_view(decision.topic)}
-        try:
-            reply = await message.reply(**kwargs)
-        except discord.HTTPException as exc:
-            log.warning("could not reply in channel %s: %s (code %s)", message.channel.id, exc.status, exc.code)
-            return
-        if decision.welcome:
-            await self.service.record_welcome(message.guild.id, message.author.id)  # type: ignore[union-attr]
-        if decision.topic is not None:
-            await self.service.record_answer(
-                topic_id=decision.topic.id,
-                channel_id=message.channel.id,
-                user_id=message.author.id,
-                message_id=message.id,
-                reply_message_id=reply.id,
-                automatic=True,
-            )
-
+        # Send and record as one step: a shutdown in between would welcome the member twice.
+        async with self.bot.critical():
+            try:
+                reply = await message.reply(**kwargs)
+            except discord.HTTPException as exc:
+                log.warning(
+                    "could not reply in channel %s: %s (code %s)", message.channel.id, exc.status, exc.code
+                )
+                return
+            if decision.welcome:
+                await self.service.record_welcome(message.guild.id, message.author.id)  # type: ignore[union-attr]
+            if decision.topic is not None:
+                await self.service.record_answer(
+                    topic_id=decision.topic.id,
+                    channel_id=message.channel.id,
+                    user_id=message.author.id,
+                    message_id=message.id,
+                    reply_message_id=reply.id,
+                    automatic=True,
+                )
 
 async def setup(bot: EcoBot) -> None:
     book = load_faq(faq_path(bot))
