@@ -1,0 +1,393 @@
+"""Transfer intake: the draft form, the terms, submission, eligibility runs, status and withdrawal.
+
+Every state change goes through `bot.services.states.transition`. Network calls (the eligibility
+checks) run outside any database transaction, so a slow GitHub never holds a SQLite write lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.db.models.transfers import OPEN_STATES, TransferRequest
+from bot.errors import Conflict, InvalidInput, NotAllowed, NotFoundError
+from bot.services import states
+from bot.services.eligibility import ChecksUnavailable, EligibilityService, Report
+from bot.services.repo_ref import (
+    github_hosts_from_url,
+    parse_github_username,
+    parse_pypi_name,
+    parse_pypi_username,
+    parse_repo_ref,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4000  # Discord's limit for a text input; also what the database keeps
+RETRY_EVERY = timedelta(minutes=5)
+CHECKED_STATES = ("submitted", "under_review", "approved")
+
+TERMS = (
+    "You give up the final say: you stay a collaborator, but other members have input on pull requests and releases.",
+    "Trusted members of the org get release access on PyPI (the Pallets maintainers become Owners).",
+    "pallets-eco is not an official Pallets repository: nothing in it is guaranteed to be maintained by "
+    "the Pallets team.",
+    "You join the pallets-eco organisation first, then transfer the repository yourself with GitHub's "
+    "transfer feature.",
+)
+
+
+@dataclass(frozen=True)
+class TransferForm:
+    """The first step of the form, exactly as typed."""
+
+    repository: str
+    pypi_project: str = ""
+    github_username: str = ""
+    pypi_username: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """What the Discord layer shows about a request (no ORM object leaves the service)."""
+
+    id: int
+    requester_id: int
+    state: str
+    state_label: str
+    repo_full_name: str
+    pypi_project: str | None
+    pypi_project_detected: bool
+    github_username: str | None
+    pypi_username: str | None
+    reason: str
+    terms_accepted_at: datetime | None
+    submitted_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    verdict: str | None
+    report: Report | None
+    report_error: str | None
+    report_checked_at: datetime | None
+    verified_at: datetime | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def checks_pending(self) -> bool:
+        return self.state != "draft" and self.report is None
+
+    @property
+    def next_step(self) -> str:
+        return next_step(self)
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    request: RequestInfo
+    changed: bool  # False for a repeated click: the request was already submitted
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    request: RequestInfo
+    report: Report | None
+    error: str | None  # set when GitHub/PyPI could not answer; the request keeps it for a retry
+
+
+def next_step(info: RequestInfo) -> str:
+    if info.state == "draft":
+        if info.terms_accepted_at is None:
+            return "Press **Continue** to read and accept the terms."
+        return "Press **Submit** to send the request to the maintainers."
+    if info.state in ("rejected", "done", "withdrawn"):
+        return {
+            "rejected": "This request was rejected. You can ask about it in #pallets-eco.",
+            "done": "The transfer is complete. Welcome to pallets-eco!",
+            "withdrawn": "This request was withdrawn. Run `/eco transfer` to start a new one.",
+        }[info.state]
+    steps: list[str] = []
+    if info.report_error:
+        steps.append(
+            "The automatic checks could not run yet (GitHub or PyPI was unavailable); they are retried automatically."
+        )
+    if info.report and info.report.verdict == "not_accepted" and info.report.advice:
+        steps.append(info.report.advice)
+    if info.state in ("submitted", "under_review") and info.verified_at is None:
+        steps.append("Prove that you own the repository: press **Verify ownership**.")
+    if info.state == "submitted":
+        steps.append("The maintainers will review it; you'll hear back here.")
+    elif info.state == "under_review":
+        steps.append("The maintainers are reviewing it.")
+    elif info.state == "approved":
+        steps.append(
+            "Accept the pallets-eco invitation, then transfer the repository on GitHub and make the "
+            "Pallets maintainers Owners on PyPI."
+        )
+    elif info.state == "transferring":
+        steps.append("Finish the remaining steps (PyPI ownership, Read the Docs, a release from the new home).")
+    return " ".join(steps)
+
+
+def _info(row: TransferRequest) -> RequestInfo:
+    report = None
+    if row.report_json:
+        try:
+            report = Report.from_json(row.report_json)
+        except (ValueError, TypeError):
+            log.warning("request %s has an unreadable report; it will be re-checked", row.id)
+    return RequestInfo(
+        id=row.id,
+        requester_id=row.requester_id,
+        state=row.state,
+        state_label=states.LABELS.get(row.state, row.state),
+        repo_full_name=row.repo_full_name,
+        pypi_project=row.pypi_project,
+        pypi_project_detected=row.pypi_project_detected,
+        github_username=row.github_username,
+        pypi_username=row.pypi_username,
+        reason=row.reason,
+        terms_accepted_at=row.terms_accepted_at,
+        submitted_at=row.submitted_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        verdict=row.verdict,
+        report=report,
+        report_error=row.report_error,
+        report_checked_at=row.report_checked_at,
+        verified_at=row.verified_at,
+    )
+
+
+class TransferService:
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        eligibility: EligibilityService,
+        clock: Clock,
+        settings: Settings,
+    ) -> None:
+        self._db = db
+        self._eligibility = eligibility
+        self._clock = clock
+        self._hosts = github_hosts_from_url(settings.github.web_url)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    async def _row(self, session: AsyncSession, request_id: int, user_id: int | None = None) -> TransferRequest:
+        row = await session.get(TransferRequest, request_id, populate_existing=True)
+        if row is None or (user_id is not None and row.requester_id != user_id):
+            # The same answer for "not yours" and "doesn't exist": custom_ids are visible to users.
+            raise NotFoundError("That transfer request doesn't exist or isn't yours.")
+        return row
+
+    async def get(self, request_id: int, user_id: int | None = None) -> RequestInfo:
+        async with self._db() as session:
+            return _info(await self._row(session, request_id, user_id))
+
+    async def get_draft(self, user_id: int) -> RequestInfo | None:
+        async with self._db() as session:
+            row = await self._draft(session, user_id)
+            return _info(row) if row else None
+
+    async def _draft(self, session: AsyncSession, user_id: int) -> TransferRequest | None:
+        stmt = select(TransferRequest).where(TransferRequest.requester_id == user_id, TransferRequest.state == "draft")
+        return (await session.scalars(stmt.order_by(TransferRequest.id.desc()).limit(1))).first()
+
+    async def list_for_user(self, user_id: int) -> list[RequestInfo]:
+        async with self._db() as session:
+            stmt = (
+                select(TransferRequest)
+                .where(TransferRequest.requester_id == user_id)
+                .order_by(TransferRequest.created_at.desc(), TransferRequest.id.desc())
+            )
+            return [_info(r) for r in await session.scalars(stmt)]
+
+    async def open_for_user(self, user_id: int) -> list[RequestInfo]:
+        return [r for r in await self.list_for_user(user_id) if r.is_open]
+
+    # --- the form -------------------------------------------------------------------------------
+
+    def _validate(self, form: TransferForm) -> dict[str, object]:
+        for label, value in (("reason", form.reason), ("repository", form.repository)):
+            if len(value) > MAX_TEXT:
+                raise InvalidInput(f"The {label} is too long ({len(value)} characters; at most {MAX_TEXT}).")
+        ref = parse_repo_ref(form.repository, extra_hosts=self._hosts)
+        pypi = parse_pypi_name(form.pypi_project)
+        github_user = parse_github_username(form.github_username)
+        pypi_user = parse_pypi_username(form.pypi_username)
+        if not form.reason.strip():
+            raise InvalidInput("Tell the maintainers briefly why you want to transfer and how the project is doing.")
+        return {
+            "repo_owner": ref.owner,
+            "repo_name": ref.name,
+            "repo_key": ref.key,
+            "pypi_project": pypi,
+            "pypi_project_detected": False,
+            "github_username": github_user,
+            "pypi_username": pypi_user,
+            # Stored exactly as typed; escaping is the renderer's job.
+            "reason": form.reason,
+        }
+
+    async def save_form(
+        self, user_id: int, guild_id: int, form: TransferForm, *, request_id: int | None = None
+    ) -> RequestInfo:
+        """Create the caller's draft, or update it (one draft per user). Raises Conflict when another
+        open request holds the repository."""
+        values = self._validate(form)
+        now = self._clock.now()
+        async with self._db() as session:
+            row = await self._row(session, request_id, user_id) if request_id else await self._draft(session, user_id)
+            if row is not None and row.state != "draft":
+                raise Conflict(f"Request #{row.id} is already {states.LABELS[row.state]}; it can't be edited.")
+            if row is None:
+                row = TransferRequest(requester_id=user_id, guild_id=guild_id, state="draft", created_at=now, **values)
+                session.add(row)
+                action = "draft_created"
+            else:
+                for key, value in values.items():
+                    setattr(row, key, value)
+                row.updated_at = now
+                # A changed repository needs new checks.
+                row.report_json = row.verdict = row.report_error = None
+                action = "draft_updated"
+            try:
+                await session.flush()
+            except IntegrityError:
+                await session.rollback()
+                raise await self._repo_taken(str(values["repo_key"]), user_id) from None
+            await states.audit(session, row.id, actor_id=user_id, action=action, now=now)
+            await session.commit()
+            return _info(row)
+
+    async def _repo_taken(self, repo_key: str, user_id: int) -> Conflict:
+        async with self._db() as session:
+            stmt = select(TransferRequest).where(
+                TransferRequest.repo_key == repo_key, TransferRequest.state.in_(OPEN_STATES)
+            )
+            other = (await session.scalars(stmt)).first()
+        if other is None:  # freed in the meantime: let the user try again
+            return Conflict("Another request for this repository was just being saved. Please try again.")
+        label = states.LABELS.get(other.state, other.state)
+        if other.requester_id == user_id:
+            return Conflict(f"You already have request #{other.id} for {other.repo_full_name}; it is {label}.")
+        return Conflict(f"A request for {other.repo_full_name} already exists and is {label}.")
+
+    async def accept_terms(self, request_id: int, user_id: int) -> RequestInfo:
+        now = self._clock.now()
+        async with self._db() as session:
+            row = await self._row(session, request_id, user_id)
+            if row.terms_accepted_at is None:  # a second click keeps the first time
+                if row.state != "draft":
+                    raise Conflict(f"Request #{row.id} is {states.LABELS[row.state]}.")
+                row.terms_accepted_at = now
+                row.updated_at = now
+                await states.audit(session, row.id, actor_id=user_id, action="terms_accepted", now=now)
+                await session.commit()
+            return _info(row)
+
+    async def submit(self, request_id: int, user_id: int) -> SubmitResult:
+        now = self._clock.now()
+        async with self._db() as session:
+            row = await self._row(session, request_id, user_id)
+            if row.state != "draft":
+                if row.state in ("submitted", "under_review", "approved", "transferring"):
+                    return SubmitResult(_info(row), changed=False)  # double click
+                raise Conflict(f"Request #{row.id} is {states.LABELS[row.state]}; start a new one with /eco transfer.")
+            if row.terms_accepted_at is None:
+                raise Conflict("Accept the terms first (press Continue).")
+            result = await states.transition(
+                session, row, "submitted", actor_id=user_id, action="submit", now=now, values={"submitted_at": now}
+            )
+            await session.commit()
+            if not result.changed:  # a concurrent click got there first
+                row = await self._row(session, request_id, user_id)
+            return SubmitResult(_info(row), changed=result.changed)
+
+    async def withdraw(self, request_id: int, user_id: int, reason: str | None = None) -> SubmitResult:
+        """Only the requester withdraws; a repeated confirm returns changed=False."""
+        now = self._clock.now()
+        async with self._db() as session:
+            row = await session.get(TransferRequest, request_id)
+            if row is None:
+                raise NotFoundError("That transfer request doesn't exist.")
+            if row.requester_id != user_id:
+                raise NotAllowed("Only the person who made a request can withdraw it.")
+            if row.state == "withdrawn":
+                return SubmitResult(_info(row), changed=False)
+            result = await states.transition(
+                session, row, "withdrawn", actor_id=user_id, action="withdraw", reason=reason, now=now
+            )
+            await session.commit()
+            if not result.changed:
+                row = await self._row(session, request_id)
+                if row.state != "withdrawn":
+                    raise Conflict(f"Request #{row.id} just became {states.LABELS[row.state]}; try again.")
+            return SubmitResult(_info(row), changed=result.changed)
+
+    # --- eligibility -----------------------------------------------------------------------------
+
+    async def run_checks(self, request_id: int, *, actor_id: int | None = None) -> CheckResult:
+        """Evaluate eligibility and store the report, or the error for a later retry."""
+        async with self._db() as session:
+            row = await self._row(session, request_id)
+            owner, name, given = row.repo_owner, row.repo_name, None if row.pypi_project_detected else row.pypi_project
+            github_user, pypi_user = row.github_username, row.pypi_username
+        report: Report | None = None
+        error: str | None = None
+        try:
+            report = await self._eligibility.evaluate(
+                owner, name, pypi_project=given, github_username=github_user, pypi_username=pypi_user
+            )
+        except ChecksUnavailable as exc:
+            error = exc.message
+            log.warning("eligibility checks for request %s postponed: %s", request_id, exc.message)
+        now = self._clock.now()
+        async with self._db() as session:
+            row = await self._row(session, request_id)
+            row.report_checked_at = now
+            row.report_error = error
+            if report is not None:
+                row.report_json = report.to_json()
+                row.verdict = report.verdict
+                row.github_repo_id = report.github_repo_id
+                if not given and report.pypi_project:
+                    row.pypi_project, row.pypi_project_detected = report.pypi_project, True
+                await states.audit(
+                    session, row.id, actor_id=actor_id, action="eligibility_checked", reason=report.verdict, now=now
+                )
+            await session.commit()
+            return CheckResult(_info(row), report, error)
+
+    async def pending_check_ids(self) -> list[int]:
+        """Submitted requests whose checks never ran or failed, last tried more than RETRY_EVERY ago."""
+        cutoff = self._clock.now() - RETRY_EVERY
+        async with self._db() as session:
+            stmt = select(TransferRequest.id).where(
+                TransferRequest.state.in_(CHECKED_STATES),
+                or_(TransferRequest.report_error.is_not(None), TransferRequest.report_json.is_(None)),
+                or_(TransferRequest.report_checked_at.is_(None), TransferRequest.report_checked_at <= cutoff),
+            )
+            return list(await session.scalars(stmt.order_by(TransferRequest.id)))
+
+    async def retry_pending_checks(self, limit: int = 20) -> list[int]:
+        """One pass of the background loop: re-run postponed checks; return ids that now have a report."""
+        done: list[int] = []
+        for request_id in (await self.pending_check_ids())[:limit]:
+            result = await self.run_checks(request_id)
+            if result.report is not None:
+                done.append(request_id)
+            elif result.error:
+                break  # still unavailable: don't hammer GitHub with the rest of the queue
+        return done

@@ -1,0 +1,330 @@
+"""`/eco transfer`, `/eco status`, `/eco withdraw`: the guided transfer intake (issue 3).
+
+Flow (CONTEXT.md §5): modal → saved draft with a **Continue** button → terms with **Accept terms**
+→ **Submit** → eligibility report. Every button is a DynamicItem `eco:transfer:<action>:<id>`
+that reloads the request from the database, so old messages keep working after a restart.
+Decisions live in bot.services.transfers; rendering in cogs.transfers_render.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import tasks
+
+from bot.errors import Conflict, InvalidInput, NotFoundError
+from bot.services.eligibility import EligibilityService
+from bot.services.transfers import RequestInfo, TransferForm, TransferService
+from cogs import transfers_render as render
+from cogs._base import EcoCog, GuardedDynamicItem, GuardedModal, GuardedView, custom_id_template
+
+if TYPE_CHECKING:
+    from bot.app import EcoBot
+
+log = logging.getLogger(__name__)
+
+ACTIONS = {
+    "continue": ("Continue", discord.ButtonStyle.primary),
+    "accept": ("Accept terms", discord.ButtonStyle.success),
+    "submit": ("Submit", discord.ButtonStyle.success),
+    "edit": ("Edit", discord.ButtonStyle.secondary),
+    "withdraw": ("Withdraw", discord.ButtonStyle.danger),
+}
+TEMPLATE = custom_id_template(r"eco:transfer:(?P<action>continue|accept|submit|edit|withdraw):(?P<id>[0-9]{1,19})")
+RETRY_MINUTES = 1.0
+
+
+class TransferButton(GuardedDynamicItem[discord.ui.Button], template=TEMPLATE):
+    def __init__(self, action: str, request_id: int, *, label: str | None = None) -> None:
+        text, style = ACTIONS[action]
+        super().__init__(
+            discord.ui.Button(label=label or text, style=style, custom_id=f"eco:transfer:{action}:{request_id}")
+        )
+        self.action = action
+        self.request_id = request_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match: re.Match[str]):  # type: ignore[override]
+        return cls(match["action"], int(match["id"]))
+
+    async def handle(self, interaction: discord.Interaction) -> None:
+        cog: Transfers | None = interaction.client.get_cog("Transfers")  # type: ignore[union-attr]
+        if cog is None:
+            raise NotFoundError("Transfer requests are not available right now. Try again in a minute.")
+        await getattr(cog, f"on_{self.action}")(interaction, self.request_id)
+
+
+def view_of(*items: discord.ui.Item[Any]) -> discord.ui.View:
+    """A view only for layout: stopped, so discord.py keeps nothing in memory; DynamicItems (and the
+    verification cog's buttons) receive the clicks, before and after a restart alike."""
+    view = discord.ui.View(timeout=None)
+    for item in items:
+        view.add_item(item)
+    view.stop()
+    return view
+
+
+def buttons(request_id: int, *actions: str) -> list[discord.ui.Item[Any]]:
+    return [TransferButton(action, request_id) for action in actions]
+
+
+def verify_button(request_id: int) -> discord.ui.Button[Any]:
+    # Handled by the verification cog's DynamicItem (eco:verify:start:<id>).
+    return discord.ui.Button(
+        label="Verify ownership", style=discord.ButtonStyle.primary, custom_id=f"eco:verify:start:{request_id}"
+    )
+
+
+def after_submit_view(info: RequestInfo) -> discord.ui.View:
+    items: list[discord.ui.Item[Any]] = []
+    if info.is_open and info.verified_at is None and info.state in ("submitted", "under_review"):
+        items.append(verify_button(info.id))
+    return view_of(*items)
+
+
+class TransferModal(GuardedModal):
+    """Step 1 of the form: five text inputs (Discord's maximum for a modal)."""
+
+    def __init__(self, cog: Transfers, request_id: int | None, values: TransferForm | None = None) -> None:
+        super().__init__(title="Move a project into pallets-eco", timeout=900)
+        self.cog = cog
+        self.request_id = request_id
+        v = values or TransferForm(repository="")
+        self.repository = discord.ui.TextInput(
+            label="GitHub repository",
+            custom_id="repository",
+            placeholder="owner/name or https://github.com/owner/name",
+            max_length=200,
+            default=v.repository or None,
+        )
+        self.pypi_project = discord.ui.TextInput(
+            label="PyPI project name (empty if not published)",
+            custom_id="pypi_project",
+            required=False,
+            placeholder="Flask-Something (found in pyproject.toml when left empty)",
+            max_length=200,
+            default=v.pypi_project or None,
+        )
+        self.github_username = discord.ui.TextInput(
+            label="Your GitHub username",
+            custom_id="github_username",
+            max_length=39,
+            default=v.github_username or None,
+        )
+        self.pypi_username = discord.ui.TextInput(
+            label="Your PyPI username",
+            custom_id="pypi_username",
+            required=False,
+            max_length=100,
+            default=v.pypi_username or None,
+        )
+        self.reason = discord.ui.TextInput(
+            label="Why transfer? How is the project doing?",
+            custom_id="reason",
+            style=discord.TextStyle.paragraph,
+            max_length=4000,
+            default=v.reason or None,
+        )
+        for item in (self.repository, self.pypi_project, self.github_username, self.pypi_username, self.reason):
+            self.add_item(item)
+
+    def form(self) -> TransferForm:
+        return TransferForm(
+            repository=self.repository.value,
+            pypi_project=self.pypi_project.value or "",
+            github_username=self.github_username.value,
+            pypi_username=self.pypi_username.value or "",
+            reason=self.reason.value,
+        )
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await self.cog.save_step1(interaction, self.request_id, self.form())
+
+
+class RetryFormView(GuardedView):
+    """After a refused answer: reopen the form with what the user typed, so nothing is lost."""
+
+    def __init__(self, cog: Transfers, request_id: int | None, values: TransferForm) -> None:
+        super().__init__(timeout=900)
+        self.cog, self.request_id, self.values = cog, request_id, values
+
+    @discord.ui.button(label="Edit and try again", style=discord.ButtonStyle.primary)
+    async def retry(self, interaction: discord.Interaction, _button: discord.ui.Button[Any]) -> None:
+        await interaction.response.send_modal(TransferModal(self.cog, self.request_id, self.values))
+
+
+def form_of(info: RequestInfo) -> TransferForm:
+    return TransferForm(
+        repository=info.repo_full_name,
+        pypi_project="" if info.pypi_project_detected else info.pypi_project or "",
+        github_username=info.github_username or "",
+        pypi_username=info.pypi_username or "",
+        reason=info.reason,
+    )
+
+
+class Transfers(EcoCog):
+    def __init__(self, bot: EcoBot) -> None:
+        super().__init__(bot)
+        deps = bot.deps
+        eligibility = EligibilityService(deps.github, deps.pypi, bot.settings)
+        self.service = TransferService(deps.db, eligibility, deps.clock, bot.settings)
+
+    async def cog_load(self) -> None:
+        await super().cog_load()
+        if self.bot.deps.start_background_tasks:
+            self.retry_checks.start()
+
+    async def cog_unload(self) -> None:
+        self.retry_checks.cancel()
+        await super().cog_unload()
+
+    @tasks.loop(minutes=RETRY_MINUTES)
+    async def retry_checks(self) -> None:
+        try:
+            for request_id in await self.service.retry_pending_checks():
+                self.bot.dispatch("transfer_updated", request_id)
+        except Exception:
+            # A failed pass must not stop the loop: the next pass tries again.
+            log.exception("retrying postponed eligibility checks failed")
+
+    # ----- commands -------------------------------------------------------------------------------
+
+    @app_commands.command(name="transfer", description="Ask to move a project you own into pallets-eco")
+    async def transfer(self, interaction: discord.Interaction) -> None:
+        # Local data only, so the modal goes out well within Discord's 3 seconds.
+        draft = await self.service.get_draft(interaction.user.id)
+        if draft is None:
+            await interaction.response.send_modal(TransferModal(self, None))
+            return
+        next_action = "submit" if draft.terms_accepted_at else "continue"
+        await interaction.response.send_message(
+            embed=render.render_resume(draft), view=view_of(*buttons(draft.id, next_action, "edit")), ephemeral=True
+        )
+
+    @app_commands.command(name="status", description="Your transfer requests: state, checks and next step")
+    async def status(self, interaction: discord.Interaction) -> None:
+        requests = await self.service.list_for_user(interaction.user.id)
+        items: list[discord.ui.Item[Any]] = []
+        draft = next((r for r in requests if r.state == "draft"), None)
+        if draft is not None:
+            items.extend(buttons(draft.id, "submit" if draft.terms_accepted_at else "continue"))
+        await interaction.response.send_message(
+            embed=render.render_status(requests), view=view_of(*items), ephemeral=True
+        )
+
+    @app_commands.command(name="withdraw", description="Withdraw one of your open transfer requests")
+    @app_commands.describe(request="The request to withdraw (only needed when you have several)")
+    async def withdraw(self, interaction: discord.Interaction, request: int | None = None) -> None:
+        open_requests = await self.service.open_for_user(interaction.user.id)
+        if request is not None:
+            chosen = next((r for r in open_requests if r.id == request), None)
+            if chosen is None:
+                raise NotFoundError(f"You have no open request #{request}. `/eco status` lists yours.")
+        elif len(open_requests) == 1:
+            chosen = open_requests[0]
+        elif not open_requests:
+            raise NotFoundError("You have no open transfer request.")
+        else:
+            ids = ", ".join(f"#{r.id} ({r.repo_full_name})" for r in open_requests)
+            raise InvalidInput(f"You have several open requests: {ids}. Pick one with the `request` option.")
+        await interaction.response.send_message(
+            embed=render.render_withdraw_confirm(chosen),
+            view=view_of(TransferButton("withdraw", chosen.id, label=f"Withdraw #{chosen.id}")),
+            ephemeral=True,
+        )
+
+    @withdraw.autocomplete("request")
+    async def withdraw_autocomplete(self, interaction: discord.Interaction, current: str):
+        requests = await self.service.open_for_user(interaction.user.id)
+        return [
+            app_commands.Choice(name=f"#{r.id} {r.repo_full_name} ({r.state_label})"[:100], value=r.id)
+            for r in requests
+            if current.strip("#") in str(r.id) or current.lower() in r.repo_full_name.lower()
+        ][:25]
+
+    # ----- form steps -----------------------------------------------------------------------------
+
+    async def save_step1(self, interaction: discord.Interaction, request_id: int | None, form: TransferForm) -> None:
+        try:
+            info = await self.service.save_form(
+                interaction.user.id,
+                interaction.guild_id or self.bot.settings.discord.guild_id,
+                form,
+                request_id=request_id,
+            )
+        except (InvalidInput, Conflict) as exc:
+            retry = RetryFormView(self, request_id, form) if isinstance(exc, InvalidInput) else None
+            await interaction.response.send_message(exc.message, view=retry or discord.utils.MISSING, ephemeral=True)
+            return
+        next_action = "submit" if info.terms_accepted_at else "continue"
+        embed = render.render_ready(info) if info.terms_accepted_at else render.render_form_saved(info)
+        await interaction.response.send_message(
+            embed=embed, view=view_of(*buttons(info.id, next_action, "edit")), ephemeral=True
+        )
+
+    async def on_continue(self, interaction: discord.Interaction, request_id: int) -> None:
+        info = await self.service.get(request_id, interaction.user.id)
+        if info.state != "draft":
+            await self._show_submitted(interaction, info)
+        elif info.terms_accepted_at is not None:
+            await interaction.response.edit_message(
+                embed=render.render_ready(info), view=view_of(*buttons(info.id, "submit", "edit"))
+            )
+        else:
+            await interaction.response.edit_message(
+                embed=render.render_terms(info), view=view_of(*buttons(info.id, "accept", "edit"))
+            )
+
+    async def on_accept(self, interaction: discord.Interaction, request_id: int) -> None:
+        info = await self.service.get(request_id, interaction.user.id)
+        if info.state != "draft":
+            await self._show_submitted(interaction, info)
+            return
+        info = await self.service.accept_terms(request_id, interaction.user.id)
+        await interaction.response.edit_message(
+            embed=render.render_ready(info), view=view_of(*buttons(info.id, "submit", "edit"))
+        )
+
+    async def on_edit(self, interaction: discord.Interaction, request_id: int) -> None:
+        info = await self.service.get(request_id, interaction.user.id)
+        if info.state != "draft":
+            raise Conflict(f"Request #{info.id} is {info.state_label}; it can't be edited any more.")
+        await interaction.response.send_modal(TransferModal(self, info.id, form_of(info)))
+
+    async def on_submit(self, interaction: discord.Interaction, request_id: int) -> None:
+        # Defer before anything slow: the checks call GitHub and PyPI.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        result = await self.service.submit(request_id, interaction.user.id)
+        info = result.request
+        if result.changed:
+            try:
+                info = (await self.service.run_checks(request_id)).request
+            finally:
+                # The request is submitted whatever the checks did: the review card must appear.
+                self.bot.dispatch("transfer_submitted", request_id)
+        await interaction.followup.send(
+            embeds=render.render_submitted(info, again=not result.changed),
+            view=after_submit_view(info),
+            ephemeral=True,
+        )
+
+    async def on_withdraw(self, interaction: discord.Interaction, request_id: int) -> None:
+        result = await self.service.withdraw(request_id, interaction.user.id)
+        if result.changed:
+            self.bot.dispatch("transfer_updated", request_id)
+        await interaction.response.edit_message(embed=render.render_withdrawn(result.request), view=None)
+
+    async def _show_submitted(self, interaction: discord.Interaction, info: RequestInfo) -> None:
+        await interaction.response.send_message(
+            embeds=render.render_submitted(info, again=True), view=after_submit_view(info), ephemeral=True
+        )
+
+
+async def setup(bot: EcoBot) -> None:
+    bot.add_dynamic_items(TransferButton)
+    await bot.add_cog(Transfers(bot))

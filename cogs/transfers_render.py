@@ -1,0 +1,195 @@
+"""Pure rendering for the transfer intake: data in, embeds out. No I/O, so tests can call it directly.
+
+User text (the reason, usernames) is escaped: it is shown as typed without pinging anyone or
+breaking the embed's markdown, and cut to Discord's field limits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import discord
+
+from bot.services.eligibility import FAIL, PASS, WARN, Report
+from bot.services.transfers import TERMS, RequestInfo
+
+FIELD_MAX = 1024
+DESCRIPTION_MAX = 4096
+ICONS = {PASS: "✅", WARN: "⚠️", FAIL: "❌"}
+VERDICT_COLOURS = {
+    "eligible": discord.Colour.green(),
+    "needs_decision": discord.Colour.gold(),
+    "not_accepted": discord.Colour.red(),
+}
+TRANSFER_DOCS = "https://docs.github.com/en/repositories/creating-and-managing-repositories/transferring-a-repository"
+ECOSYSTEM = "https://palletsprojects.com/ecosystem"
+
+
+def esc(text: str | None, limit: int = FIELD_MAX) -> str:
+    """User text made safe for an embed: no markdown, no pings, within `limit` characters."""
+    if not text:
+        return "—"
+    safe = discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+    return safe if len(safe) <= limit else safe[: limit - 1] + "…"
+
+
+def ts(when: datetime | None, style: str = "f") -> str:
+    return discord.utils.format_dt(when, style) if when else "—"
+
+
+def _summary_fields(embed: discord.Embed, info: RequestInfo) -> None:
+    embed.add_field(name="Repository", value=esc(info.repo_full_name), inline=True)
+    pypi = esc(info.pypi_project) if info.pypi_project else "not given"
+    if info.pypi_project_detected:
+        pypi += " (found in the repository)"
+    embed.add_field(name="PyPI project", value=pypi, inline=True)
+    embed.add_field(
+        name="You",
+        value=f"GitHub: {esc(info.github_username)}\nPyPI: {esc(info.pypi_username)}",
+        inline=True,
+    )
+    embed.add_field(name="Why / current state", value=esc(info.reason), inline=False)
+
+
+def render_form_saved(info: RequestInfo) -> discord.Embed:
+    embed = discord.Embed(
+        title=f"Transfer request #{info.id}: step 1 saved",
+        description="Your answers are saved: you can close Discord and come back with `/eco transfer`.\n"
+        "Next: press **Continue** to read the terms.",
+        colour=discord.Colour.blurple(),
+    )
+    _summary_fields(embed, info)
+    return embed
+
+
+def render_resume(info: RequestInfo) -> discord.Embed:
+    embed = discord.Embed(
+        title=f"Your draft transfer request #{info.id}",
+        description=f"You have a draft, saved {ts(info.updated_at, 'R')}. {info.next_step}\n"
+        "Press **Edit** to change your answers, or withdraw it with `/eco withdraw`.",
+        colour=discord.Colour.blurple(),
+    )
+    _summary_fields(embed, info)
+    return embed
+
+
+def render_terms(info: RequestInfo) -> discord.Embed:
+    lines = "\n".join(f"{n}. {term}" for n, term in enumerate(TERMS, 1))
+    embed = discord.Embed(
+        title=f"Terms for moving {info.repo_full_name} into pallets-eco",
+        description=f"{lines}\n\nPress **Accept terms** if you agree. Your acceptance is recorded with the time.",
+        colour=discord.Colour.blurple(),
+    )
+    embed.add_field(
+        name="More", value=f"[How pallets-eco works]({ECOSYSTEM}) · [GitHub: transfer a repo]({TRANSFER_DOCS})"
+    )
+    return embed
+
+
+def render_ready(info: RequestInfo) -> discord.Embed:
+    embed = discord.Embed(
+        title=f"Transfer request #{info.id}: ready to submit",
+        description=f"Terms accepted {ts(info.terms_accepted_at)}. Press **Submit** to send the request: "
+        "the bot then checks GitHub and PyPI and shows you the report.",
+        colour=discord.Colour.blurple(),
+    )
+    _summary_fields(embed, info)
+    return embed
+
+
+def render_report(report: Report, *, limit: int = 20) -> discord.Embed:
+    embed = discord.Embed(
+        title=f"Eligibility: {report.verdict_label}" + (f" ({report.kind})" if report.kind else ""),
+        description="\n".join(f"• {esc(r, 300)}" for r in report.reasons[:6])[:DESCRIPTION_MAX],
+        colour=VERDICT_COLOURS.get(report.verdict, discord.Colour.greyple()),
+    )
+    lines = [f"{ICONS.get(c.status, '•')} **{esc(c.title, 100)}**: {esc(c.reason, 400)}" for c in report.checks[:limit]]
+    _add_chunked(embed, "Checks", lines)
+    if report.advice:
+        embed.add_field(name="What to do instead", value=esc(report.advice), inline=False)
+    return embed
+
+
+def _add_chunked(embed: discord.Embed, name: str, lines: list[str]) -> None:
+    """Spread lines over as many fields as needed (each at most 1,024 characters)."""
+    chunk: list[str] = []
+    for line in lines:
+        if chunk and len("\n".join([*chunk, line])) > FIELD_MAX:
+            embed.add_field(name=name, value="\n".join(chunk), inline=False)
+            name, chunk = f"{name} (continued)", []
+        chunk.append(line[:FIELD_MAX])
+    if chunk:
+        embed.add_field(name=name, value="\n".join(chunk), inline=False)
+
+
+def render_submitted(info: RequestInfo, *, again: bool = False) -> list[discord.Embed]:
+    head = discord.Embed(
+        title=f"Transfer request #{info.id} for {info.repo_full_name}"
+        + (" was already submitted" if again else " submitted"),
+        description=f"**Next:** {info.next_step}",
+        colour=discord.Colour.blurple(),
+    )
+    if info.report_error:
+        head.add_field(
+            name="Checks postponed",
+            value="GitHub or PyPI could not answer right now. Your request is saved; the bot retries the checks "
+            "automatically and the maintainers see the result.",
+            inline=False,
+        )
+    embeds = [head]
+    if info.report is not None:
+        embeds.append(render_report(info.report))
+    return embeds
+
+
+def render_status(requests: list[RequestInfo], *, limit: int = 10) -> discord.Embed:
+    if not requests:
+        return discord.Embed(
+            title="Your transfer requests",
+            description="You have no transfer requests. Start one with `/eco transfer`.",
+            colour=discord.Colour.blurple(),
+        )
+    embed = discord.Embed(title="Your transfer requests", colour=discord.Colour.blurple())
+    for info in requests[:limit]:
+        embed.add_field(
+            name=f"#{info.id} {info.repo_full_name}: {info.state_label}"[:256], value=_status_value(info), inline=False
+        )
+    if len(requests) > limit:
+        embed.set_footer(text=f"{len(requests) - limit} older request(s) not shown.")
+    return embed
+
+
+def _status_value(info: RequestInfo) -> str:
+    if info.report is not None:
+        counts = info.report.counts()
+        checks = (
+            f"Checks: {counts[PASS]} passed, {counts[WARN]} warnings, {counts[FAIL]} failed "
+            f"({info.report.verdict_label})"
+        )
+    elif info.state == "draft":
+        checks = "Checks: run when you submit"
+    else:
+        checks = "Checks: pending (retried automatically)"
+    verified = f"Ownership verified {ts(info.verified_at, 'R')}" if info.verified_at else None
+    times = f"Created {ts(info.created_at, 'R')} · updated {ts(info.updated_at, 'R')}"
+    if info.submitted_at:
+        times += f" · submitted {ts(info.submitted_at, 'R')}"
+    parts = [checks, *([verified] if verified else []), f"Next: {info.next_step}", times]
+    return "\n".join(parts)[:FIELD_MAX]
+
+
+def render_withdraw_confirm(info: RequestInfo) -> discord.Embed:
+    return discord.Embed(
+        title=f"Withdraw request #{info.id} for {info.repo_full_name}?",
+        description=f"It is {info.state_label}. Withdrawing closes it for good (you can start a new one later) and "
+        "tells the maintainers.",
+        colour=discord.Colour.orange(),
+    )
+
+
+def render_withdrawn(info: RequestInfo) -> discord.Embed:
+    return discord.Embed(
+        title=f"Request #{info.id} for {info.repo_full_name} withdrawn",
+        description="It is closed. Run `/eco transfer` whenever you want to start again.",
+        colour=discord.Colour.dark_grey(),
+    )
