@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 TREE_HASH_KEY = "command_tree_hash"
 CRITICAL_GRACE_SECONDS = 2.0
+HANDLER_GRACE_SECONDS = 2.0
 
 
 @dataclass
@@ -174,6 +175,15 @@ class EcoBot(commands.Bot):
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=3)
         await super().close()
+        # Event handlers and component callbacks still running get a moment to finish their unit of
+        # work before the composition root disposes of the database under them.
+        handlers = [
+            t
+            for t in asyncio.all_tasks()
+            if t is not asyncio.current_task() and t.get_name().startswith(("discord.py: on_", "discord-ui-"))
+        ]
+        if handlers:
+            await asyncio.wait(handlers, timeout=HANDLER_GRACE_SECONDS)
 
     # ----- errors ---------------------------------------------------------------------------------
 

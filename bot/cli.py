@@ -9,6 +9,7 @@ import sys
 import discord
 
 from bot.config import Settings
+from bot.errors import DomainError
 from bot.runner import build_deps, point_discord_at
 from bot.services.checkup import CheckLine, channel_permissions, missing_permissions
 
@@ -109,9 +110,13 @@ async def eligibility(settings: Settings, repository: str, pypi_project: str | N
     from bot.services.eligibility import EligibilityService, render_report_text
     from bot.services.repo_ref import parse_repo_ref
 
-    ref = parse_repo_ref(repository)
-    async with build_deps(settings, start_background_tasks=False) as deps:
-        service = EligibilityService(deps.github, deps.pypi, settings)
-        report = await service.evaluate(ref.owner, ref.name, pypi_project=pypi_project)
+    try:
+        ref = parse_repo_ref(repository)
+        async with build_deps(settings, start_background_tasks=False) as deps:
+            service = EligibilityService(deps.github, deps.pypi, settings)
+            report = await service.evaluate(ref.owner, ref.name, pypi_project=pypi_project)
+    except DomainError as exc:
+        sys.stderr.write(f"error: {exc.message}\n")
+        return 1
     _out(render_report_text(report))
     return 0

@@ -60,4 +60,6 @@ def configure_logging(level: str, secrets: Iterable[str] = (), stream=None) -> S
     root.setLevel(level.upper())
     # discord.py's HTTP debug lines include request bodies; keep them at INFO and above.
     logging.getLogger("discord.http").setLevel(max(logging.INFO, root.level))
+    # Alembic narrates every plugin and revision at INFO; one-shot commands should print one line.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
     return secret_filter

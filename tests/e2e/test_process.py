@@ -19,6 +19,7 @@ from tests.fakes.pypi import FakePyPI
 from tests.harness import BOT_PERMISSIONS, DISCORD_TOKEN, Harness
 
 ROOT = Path(__file__).resolve().parents[2]
+PROCESS_GITHUB_TOKEN = "ghs_processtoken123456"
 H = Harness
 
 
@@ -33,6 +34,7 @@ async def world(tmp_path):
         discord_fake.add_channel(H.GUILD, cid, name)
     discord_fake.set_bot_permissions(H.GUILD, BOT_PERMISSIONS)
     github.add_org("pallets-eco")
+    github.bot_token = PROCESS_GITHUB_TOKEN
     config = tmp_path / "config.toml"
     config.write_text(
         f"""
@@ -55,14 +57,14 @@ url = "{pypi.url}"
 url = "sqlite+aiosqlite:///{tmp_path}/data/eco.db"
 """
     )
-    yield discord_fake, config
+    yield discord_fake, config, github, pypi
     for fake in (discord_fake, github, pypi):
         await fake.close()
 
 
 async def _spawn(config: Path, *args: str):
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DISCORD_TOKEN": DISCORD_TOKEN,
-           "GITHUB_TOKEN": "ghs_processtoken123456"}
+           "GITHUB_TOKEN": PROCESS_GITHUB_TOKEN}
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "--config", str(config), *args,
         cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -95,7 +97,7 @@ async def _run_until_ready_then_sigterm(fake: FakeDiscord, config: Path) -> tupl
 
 
 async def test_process_starts_stops_on_sigterm_and_restarts_without_sync(world):
-    fake, config = world
+    fake, config, *_ = world
     code, elapsed, logs = await _run_until_ready_then_sigterm(fake, config)
     assert code == 0, logs
     assert elapsed < 5.0
@@ -112,7 +114,7 @@ async def test_process_starts_stops_on_sigterm_and_restarts_without_sync(world):
 
 
 async def test_sync_command_forces_a_sync(world):
-    fake, config = world
+    fake, config, *_ = world
     proc = await _spawn(config, "sync")
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, err.decode()
@@ -124,7 +126,7 @@ async def test_sync_command_forces_a_sync(world):
 
 
 async def test_check_reports_a_checklist_and_fails_on_missing_permissions(world):
-    fake, config = world
+    fake, config, *_ = world
     proc = await _spawn(config, "check")
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     text = out.decode()
@@ -150,3 +152,23 @@ async def test_check_reports_a_checklist_and_fails_on_missing_permissions(world)
     assert "[ ] discord.eco_channel_id 123456789: channel not found" in text
     assert "[ ] maintainer role 42 NOT found" in text
     assert "thing(s) to fix" in text
+
+
+
+async def test_eligibility_command_prints_the_report_and_fails_cleanly_on_bad_input(world):
+    from tests.services.test_eligibility import build_world
+
+    _, config, github, pypi = world
+    build_world(github, pypi)
+    proc = await _spawn(config, "eligibility", "https://github.com/alice/flask-foo.git")
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    text = out.decode()
+    assert text.startswith("alice/flask-foo: ELIGIBLE")
+    assert "[pass]" in text
+
+    proc = await _spawn(config, "eligibility", "file:///etc/passwd")
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 1
+    assert err.decode().startswith("error: ") and "Traceback" not in err.decode()
+    assert len(err.decode().strip().splitlines()) == 1
