@@ -324,6 +324,25 @@ class GitHubClient:
             return "none"
         return str(resp.data.get("state") or "none")
 
+    async def list_org_members(self, org: str, *, token: str | None = None) -> list[str]:
+        """Logins of the org's members, paged and conditional (an unchanged org answers 304s).
+
+        GitHub lists concealed members only when the token's account is itself a member, so
+        pass an org admin token to see everyone; otherwise only what the bot's account sees.
+        Pending invitations are not members and are not listed.
+        """
+        path = f"/orgs/{_seg(org)}/members"
+        per_page = 100
+        logins: list[str] = []
+        for page in range(1, MAX_PAGES + 1):
+            resp = await self._api.request(
+                "GET", path, params={"per_page": per_page, "page": page}, token=token or self._token
+            )
+            logins.extend(str(u["login"]) for u in resp.data or ())
+            if len(resp.data or ()) < per_page:
+                break
+        return logins
+
     async def is_public_org_member(self, org: str, username: str) -> bool:
         resp = await self._api.request(
             "GET",

@@ -124,11 +124,13 @@ class MoreButton(
 
     async def handle(self, interaction: discord.Interaction) -> None:
         cog = _cog(interaction)
+        # Acknowledge first (the list is then edited in place), for the same reason as the command.
+        await interaction.response.defer()
         project = await cog.service.project_by_id(self.project_id) if self.project_id else None
         if self.project_id and project is None:
             raise DomainError("That repository is no longer in the org. Run `/eco contribute` again.")
         answer = await cog.service.suggest(interaction.user.id, project, self.kind)
-        await interaction.response.edit_message(
+        await interaction.edit_original_response(
             content=notes_for(answer), embed=cog.render(answer), view=suggestion_view(answer)
         )
 
@@ -218,16 +220,14 @@ class Contribute(EcoCog):
     async def contribute(
         self, interaction: discord.Interaction, project: str | None = None, kind: str = "any"
     ) -> None:
-        answer = await self.service.suggest(interaction.user.id, project, kind)
-        if not answer.preparing:
-            await interaction.response.send_message(
-                content=notes_for(answer), embed=self.render(answer), view=suggestion_view(answer), ephemeral=True
-            )
-            return
-        # First start: nothing cached yet. Defer, fetch once (bounded), then answer.
+        # Acknowledge before touching the database: reading the cache and recording what was shown
+        # queue behind each other (and behind a refresh's writes) when many people ask at once.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.first_fill()
         answer = await self.service.suggest(interaction.user.id, project, kind)
+        if answer.preparing:
+            # First start: nothing cached yet. Fetch once (bounded), then answer.
+            await self.first_fill()
+            answer = await self.service.suggest(interaction.user.id, project, kind)
         if answer.preparing:
             await interaction.followup.send(
                 "The list of issues is being prepared. Try again in a minute.", ephemeral=True

@@ -98,6 +98,8 @@ class TrackingService:
         self.clock = clock
         self.settings = settings
         self.review = ReviewService(db, clock, settings, github)
+        # The org's member logins (lower case), listed once per pass on first need.
+        self._members: set[str] | None = None
 
     def _now(self) -> datetime:
         return self.clock.now()  # type: ignore[attr-defined, no-any-return]
@@ -106,6 +108,7 @@ class TrackingService:
 
     async def run_pass(self) -> TrackingResult:
         result = TrackingResult()
+        self._members = None  # re-listed (conditionally) each pass, so a new member shows up next pass
         for request_id in await self.review.pending_invitations():
             invitation = await self.review.ensure_invitation(request_id)
             if invitation.report:
@@ -208,12 +211,22 @@ class TrackingService:
         return obs
 
     async def _is_member(self, org: str, login: str) -> bool:
+        """From one conditional listing of the org per pass, not one request per requester:
+        asking about a non-member answers 404, which GitHub can't turn into a free 304."""
+        if self._members is None:
+            self._members = {m.lower() for m in await self._list_members(org)}
+        return login.lower() in self._members
+
+    async def _list_members(self, org: str) -> list[str]:
+        # The admin token sees concealed members too; the bot's own token sees what its account
+        # can (everyone if it is in the org, else only public members).
         token = self.settings.secrets.github_org_admin_token
-        try:
-            return await self.github.org_membership(org, login, token=token) == "active"
-        except Forbidden:
-            # The bot's own account is not in the org: only public membership is visible to it.
-            return await self.github.is_public_org_member(org, login)
+        if token:
+            try:
+                return await self.github.list_org_members(org, token=token)
+            except Forbidden:
+                log.warning("the org admin token can't list %s members; using the bot's token", org)
+        return await self.github.list_org_members(org)
 
     async def _observe_repo(
         self, request: TransferRequest, tracking: ReviewTracking, undone: set[str], obs: _Observation
@@ -296,6 +309,9 @@ class TrackingService:
             raise NotAllowed("Only Pallets maintainers can tick checklist items.")
         if key not in ITEM_BY_KEY:
             raise InvalidInput(f"Unknown checklist item `{key}`.")
+        if note is not None and len(note) > 500:
+            # Refused rather than silently cut: the audit log keeps what the maintainer typed.
+            raise InvalidInput(f"Keep the note under 500 characters (it has {len(note)}).")
         now = self._now()
         async with self.db() as session:
             request = await session.get(TransferRequest, request_id)

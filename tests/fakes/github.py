@@ -640,6 +640,7 @@ class FakeGitHub(FakeService):
         r.add_put("/api/orgs/{org}/memberships/{user}", self._h_put_membership)
         r.add_get("/api/orgs/{org}/public_members/{user}", self._h_public_member)
         r.add_get("/api/orgs/{org}/members/{user}", self._h_member)
+        r.add_get("/api/orgs/{org}/members", self._h_members)
         r.add_get("/api/search/issues", self._h_search)
         r.add_delete("/api/applications/{client_id}/token", self._h_revoke)
         r.add_post("/web/login/device/code", self._h_device_code)
@@ -832,6 +833,13 @@ class FakeGitHub(FakeService):
             loc = f"{self.api_url}/orgs/{org['login']}/public_members/{who}"
             return web.Response(status=302, headers={"Location": loc})
         return web.Response(status=204 if who.lower() in org["members"] else 404)
+
+    async def _h_members(self, request: web.Request) -> web.Response:
+        # Like GitHub: a member (or admin) sees everyone, anyone else only the public members.
+        # Answers carry an ETag (see ``conditional``), so an unchanged list costs a 304.
+        org, viewer = self._org(request), request[LOGIN]
+        visible = org["members"] if viewer and viewer.lower() in org["members"] else org["public"]
+        return self._paged(request, [self._user_json(login) for login in sorted(visible)])
 
     async def _h_search(self, request: web.Request) -> web.Response:
         q = request.query.get("q", "")

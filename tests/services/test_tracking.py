@@ -130,29 +130,75 @@ async def test_repository_found_by_name_when_the_id_is_unknown(db, clock, fake_g
         assert (await s.get(ReviewTracking, rid)).repo_id == world["id"]
 
 
-async def test_unchanged_world_costs_no_rate_limit(db, clock, fake_github, fake_pypi, http):
+async def twenty_approved_requests(db, clock, fake_github, fake_pypi) -> list[int]:
+    ids = []
     for n in range(20):
         repo = fake_github.add_repo(f"user{n}/flask-ext{n}", readme=README)
         fake_pypi.add_project(f"flask-ext{n}", roles=[("Owner", f"user{n}")])
         fake_github.add_user(f"user{n}")
-        await approved_request(db, clock, repo["id"], repo=f"user{n}/flask-ext{n}", pypi=f"flask-ext{n}",
-                               login=f"user{n}")
-    # Half have been invited (membership "pending", a 200 with an ETag), half not yet (a 404, which
-    # GitHub can't answer with 304).
+        ids.append(await approved_request(db, clock, repo["id"], repo=f"user{n}/flask-ext{n}",
+                                          pypi=f"flask-ext{n}", login=f"user{n}"))
+    # Half have been invited (pending, not yet members), half not; none has joined.
     for n in range(10):
         fake_github.orgs["pallets-eco"]["pending"][f"user{n}"] = "member"
-    svc = tracker(db, clock, fake_github, fake_pypi, http)
+    # Enough existing members that the listing takes two pages.
+    for n in range(150):
+        fake_github.add_member("pallets-eco", f"member{n:03}")
+    return ids
+
+
+@pytest.mark.parametrize("admin_token", [None, ADMIN_TOKEN])
+async def test_unchanged_world_costs_no_rate_limit(db, clock, fake_github, fake_pypi, http, admin_token):
+    await twenty_approved_requests(db, clock, fake_github, fake_pypi)
+    svc = tracker(db, clock, fake_github, fake_pypi, http, admin_token=admin_token)
     await svc.run_pass()  # warms the ETag cache
+    # Invitations were handled by the first pass; from now on only tracking runs.
     before = len(fake_github.requests)
     result = await svc.run_pass()
     second = fake_github.requests[before:]
     assert result.checked == 20 and result.progress == []
-    # Per request: membership, repository by id, workflows, README.
-    assert len(second) == 80
-    counted = [r for r in second if r.status != 304]
-    assert [(r.path, r.status) for r in counted] == [
-        (f"/api/orgs/pallets-eco/memberships/user{n}", 404) for n in range(10, 20)
+    # One listing of the org's members for the whole pass (two pages), then per request:
+    # repository by id, workflows, README. Nothing asks about a single requester's membership.
+    listing = [r.query["page"] for r in second if r.path == "/api/orgs/pallets-eco/members"]
+    assert listing == ["1", "2"]
+    assert not any("/memberships/" in r.path for r in second)
+    assert len(second) == 2 + 3 * 20
+    assert [(r.path, r.status) for r in second if r.status != 304] == []
+
+
+async def test_a_requester_who_joins_is_seen_on_the_next_pass(db, clock, fake_github, fake_pypi, http):
+    ids = await twenty_approved_requests(db, clock, fake_github, fake_pypi)
+    svc = tracker(db, clock, fake_github, fake_pypi, http)
+    await svc.run_pass()
+    await svc.run_pass()
+    assert [rid for rid in ids if "org_member" in await done_keys(db, rid)] == []
+    # One accepts the invitation, one is added directly, and one concealed member is not a requester.
+    fake_github.accept_invitation("pallets-eco", "user3")
+    fake_github.add_member("pallets-eco", "user15")
+    fake_github.add_member("pallets-eco", "someone-else")
+    before = len(fake_github.requests)
+    result = await svc.run_pass()
+    assert sorted((p.request_id, p.completed) for p in result.progress) == [
+        (ids[3], ["org_member"]), (ids[15], ["org_member"])
     ]
+    # The page of the member list that changed is the only request that costs anything.
+    counted = [(r.path, r.query["page"], r.status) for r in fake_github.requests[before:] if r.status != 304]
+    assert counted == [("/api/orgs/pallets-eco/members", "2", 200)]
+    assert (await items(db, ids[3]))["org_member"].note == "user3 is a member of pallets-eco"
+
+
+async def test_only_public_members_count_when_the_bot_is_outside_the_org(db, clock, fake_github, fake_pypi, http,
+                                                                         world):
+    # The bot's account is not in this org: GitHub lists only public members to it.
+    fake_github.orgs["pallets-eco"]["members"].pop(fake_github.bot_login)
+    rid = await approved_request(db, clock, world["id"])
+    svc = tracker(db, clock, fake_github, fake_pypi, http)
+    fake_github.add_member("pallets-eco", "alice")  # concealed: invisible to the bot
+    await svc.run_pass()
+    assert "org_member" not in await done_keys(db, rid)
+    fake_github.orgs["pallets-eco"]["public"].add("alice")
+    await svc.run_pass()
+    assert "org_member" in await done_keys(db, rid)
 
 
 @pytest.mark.parametrize("fault", ["5xx", "rate_limit", "connection"])
