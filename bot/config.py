@@ -65,6 +65,8 @@ class ReviewSettings:
     approvals_required: int = 1
     # "card": private thread on the review card; "requester": private thread with the requester.
     thread_mode: str = "card"
+    # A draft transfer request untouched this long is withdrawn, freeing its repository.
+    draft_expiry_days: float = 14.0
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("config: `review.approvals_required` must be at least 1")
     if settings.review.thread_mode not in ("card", "requester"):
         raise ConfigError("config: `review.thread_mode` must be \"card\" or \"requester\"")
+    if settings.review.draft_expiry_days <= 0:
+        raise ConfigError("config: `review.draft_expiry_days` must be positive")
     if settings.tracking.interval_minutes <= 0 or settings.contribute.refresh_minutes <= 0:
         raise ConfigError("config: intervals must be positive")
     if settings.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):

@@ -42,7 +42,11 @@ COLOURS = {
     "withdrawn": discord.Colour.dark_grey(),
 }
 STATUS_ICONS = {"pass": "\u2705", "warn": "\u26a0\ufe0f", "fail": "\u274c"}
+# Discord's embed limits (a longer embed is refused with a 400, and the card would never appear).
 FIELD_LIMIT = 1024
+DESCRIPTION_LIMIT = 4096
+EMBED_LIMIT = 6000
+MAX_MENTIONS = 15  # per vote line: 50 maintainers' mentions would not fit a field
 
 
 def safe(text: str | None, limit: int = 300) -> str:
@@ -62,7 +66,28 @@ def _day(when: datetime | None) -> str:
 
 
 def _users(ids: tuple[int, ...]) -> str:
-    return ", ".join(f"<@{u}>" for u in ids) if ids else "\u2014"
+    if not ids:
+        return "\u2014"
+    shown = ", ".join(f"<@{u}>" for u in ids[:MAX_MENTIONS])
+    return shown + (f" and {len(ids) - MAX_MENTIONS} more" if len(ids) > MAX_MENTIONS else "")
+
+
+def fit_embed(embed: discord.Embed, limit: int = EMBED_LIMIT) -> discord.Embed:
+    """Shorten the longest field values until the whole embed is within Discord's total limit."""
+    if embed.description and len(embed.description) > DESCRIPTION_LIMIT:
+        embed.description = _clip(embed.description, DESCRIPTION_LIMIT)
+    over = len(embed) - limit
+    order = sorted(range(len(embed.fields)), key=lambda i: -len(embed.fields[i].value or ""))
+    for index in order:
+        if over <= 0:
+            break
+        f = embed.fields[index]
+        value = f.value or ""
+        keep = max(len(value) - over, 80)
+        if keep < len(value):
+            over -= len(value) - keep
+            embed.set_field_at(index, name=f.name, value=_clip(value, keep), inline=bool(f.inline))
+    return embed
 
 
 def load_report(request: TransferRequest) -> Any | None:
@@ -97,7 +122,11 @@ def _eligibility(request: TransferRequest) -> str:
 
 def _verification(request: TransferRequest) -> str:
     if request.verified_at is None:
-        return "\u274c **Not verified**: ownership of the repository has not been proven."
+        # The note says why (e.g. "GitHub user X signed in, but o/r is owned by Y").
+        why = f"\n{safe(request.verification_note, 400)}" if request.verification_note else (
+            "\nThe requester has not completed a verification yet."
+        )
+        return "\u274c **Not verified**: ownership of the repository has not been proven." + why
     method = safe(request.verification_method or "unknown method")
     login = f" as **{safe(request.verified_github_login)}**" if request.verified_github_login else ""
     note = f"\n{safe(request.verification_note, 200)}" if request.verification_note else ""
@@ -107,13 +136,14 @@ def _verification(request: TransferRequest) -> str:
 def _pypi_role(request: TransferRequest) -> str:
     report = load_report(request)
     role = getattr(report, "pypi_role", None) if report is not None else None
-    who = safe(request.pypi_username) or "no PyPI username given"
+    who = safe(request.pypi_username, 100) or "no PyPI username given"
+    caveat = "\n*The PyPI username is self-declared: the bot can't prove the requester owns it.*"
     if role is None:
-        return f"{who}: role unknown"
+        return f"{who}: role unknown" + (caveat if request.pypi_username else "")
     text = f"{who}: **{safe(role)}**"
     if str(role).lower() == "maintainer":
         text += "\nA Maintainer can't add Owners: the current Owner must make the hand-over."
-    return text
+    return text + (caveat if request.pypi_username else "")
 
 
 def _checklist(data: CardData, settings: Settings) -> str:
@@ -159,6 +189,8 @@ def render_card(data: CardData, settings: Settings) -> discord.Embed:
     if state in ("submitted", "under_review"):
         if r.verified_at is None:
             lines.append("\u26a0\ufe0f **NOT VERIFIED**: approving needs a maintainer's confirmation.")
+            if r.verification_note:
+                lines.append(f"> {safe(r.verification_note, 400)}")
         if r.verdict == "not_accepted":
             lines.append("\u26d4 **Eligibility verdict: NOT ACCEPTED**: approving needs a maintainer's confirmation.")
         if data.awaiting_confirmation:
@@ -192,7 +224,7 @@ def render_card(data: CardData, settings: Settings) -> discord.Embed:
         f"{APPROVE} {len(t.approvals)}/{data.approvals_required}: {_users(t.approvals)}\n"
         f"{REJECT} {_users(t.rejections)}\n{LOOKING} {_users(t.looking)}"
     )
-    embed.add_field(name="Votes", value=votes, inline=False)
+    embed.add_field(name="Votes", value=_clip(votes), inline=False)
     if data.items:
         embed.add_field(name="Checklist", value=_checklist(data, settings), inline=False)
     invitation = _invitation(data, settings)
@@ -205,7 +237,7 @@ def render_card(data: CardData, settings: Settings) -> discord.Embed:
     if state in ("submitted", "under_review"):
         footer = f"{APPROVE} approve \u00b7 {REJECT} reject \u00b7 {LOOKING} looking at it \u00b7 " + footer
     embed.set_footer(text=footer)
-    return embed
+    return fit_embed(embed)
 
 
 def requester_checklist(data: CardData, settings: Settings) -> str:

@@ -18,6 +18,8 @@ from discord.ext import tasks
 
 from bot.errors import Conflict, InvalidInput, NotFoundError
 from bot.services.eligibility import EligibilityService
+from bot.services.review import ReviewService
+from bot.services.transfer_status import TransferStatusService
 from bot.services.transfers import RequestInfo, TransferForm, TransferService
 from cogs import transfers_render as render
 from cogs._base import EcoCog, GuardedDynamicItem, GuardedModal, GuardedView, custom_id_template
@@ -33,8 +35,11 @@ ACTIONS = {
     "submit": ("Submit", discord.ButtonStyle.success),
     "edit": ("Edit", discord.ButtonStyle.secondary),
     "withdraw": ("Withdraw", discord.ButtonStyle.danger),
+    "restart": ("Start again", discord.ButtonStyle.primary),
 }
-TEMPLATE = custom_id_template(r"eco:transfer:(?P<action>continue|accept|submit|edit|withdraw):(?P<id>[0-9]{1,19})")
+TEMPLATE = custom_id_template(
+    r"eco:transfer:(?P<action>continue|accept|submit|edit|withdraw|restart):(?P<id>[0-9]{1,19})"
+)
 RETRY_MINUTES = 1.0
 
 
@@ -173,6 +178,9 @@ class Transfers(EcoCog):
         deps = bot.deps
         eligibility = EligibilityService(deps.github, deps.pypi, bot.settings)
         self.service = TransferService(deps.db, eligibility, deps.clock, bot.settings)
+        self.status_service = TransferStatusService(
+            self.service, ReviewService(deps.db, deps.clock, bot.settings), bot.settings
+        )
 
     async def cog_load(self) -> None:
         await super().cog_load()
@@ -186,6 +194,10 @@ class Transfers(EcoCog):
     @tasks.loop(minutes=RETRY_MINUTES)
     async def retry_checks(self) -> None:
         try:
+            await self.service.expire_stale_drafts()
+        except Exception:
+            log.exception("expiring stale drafts failed")
+        try:
             for request_id in await self.service.retry_pending_checks():
                 self.bot.dispatch("transfer_updated", request_id)
         except Exception:
@@ -197,24 +209,37 @@ class Transfers(EcoCog):
     @app_commands.command(name="transfer", description="Ask to move a project you own into pallets-eco")
     async def transfer(self, interaction: discord.Interaction) -> None:
         # Local data only, so the modal goes out well within Discord's 3 seconds.
-        draft = await self.service.get_draft(interaction.user.id)
+        start = await self.service.start(interaction.user.id)
+        draft = start.draft
+        if start.expired is not None and draft is None:
+            # A modal can't carry the news: tell first, and let "Start again" open the filled-in form.
+            await interaction.response.send_message(
+                embed=render.render_draft_expired(start.expired, self.bot.settings.review.draft_expiry_days),
+                view=view_of(*buttons(start.expired.id, "restart")),
+                ephemeral=True,
+            )
+            return
         if draft is None:
             await interaction.response.send_modal(TransferModal(self, None))
             return
         next_action = "submit" if draft.terms_accepted_at else "continue"
+        embeds = [render.render_resume(draft)]
+        if start.expired is not None:  # an older draft expired: still worth knowing
+            embeds.insert(0, render.render_draft_expired(start.expired, self.bot.settings.review.draft_expiry_days))
         await interaction.response.send_message(
-            embed=render.render_resume(draft), view=view_of(*buttons(draft.id, next_action, "edit")), ephemeral=True
+            embeds=embeds, view=view_of(*buttons(draft.id, next_action, "edit")), ephemeral=True
         )
 
     @app_commands.command(name="status", description="Your transfer requests: state, checks and next step")
     async def status(self, interaction: discord.Interaction) -> None:
-        requests = await self.service.list_for_user(interaction.user.id)
+        # Database only (no GitHub call), so it answers well within Discord's 3 seconds.
+        entries = await self.status_service.for_user(interaction.user.id)
         items: list[discord.ui.Item[Any]] = []
-        draft = next((r for r in requests if r.state == "draft"), None)
+        draft = next((e.request for e in entries if e.request.state == "draft"), None)
         if draft is not None:
             items.extend(buttons(draft.id, "submit" if draft.terms_accepted_at else "continue"))
         await interaction.response.send_message(
-            embed=render.render_status(requests), view=view_of(*items), ephemeral=True
+            embed=render.render_status(entries), view=view_of(*items), ephemeral=True
         )
 
     @app_commands.command(name="withdraw", description="Withdraw one of your open transfer requests")
@@ -292,11 +317,18 @@ class Transfers(EcoCog):
 
     async def on_edit(self, interaction: discord.Interaction, request_id: int) -> None:
         info = await self.service.get(request_id, interaction.user.id)
+        if not info.is_open:
+            await self._show_submitted(interaction, info)
+            return
         if info.state != "draft":
             raise Conflict(f"Request #{info.id} is {info.state_label}; it can't be edited any more.")
         await interaction.response.send_modal(TransferModal(self, info.id, form_of(info)))
 
     async def on_submit(self, interaction: discord.Interaction, request_id: int) -> None:
+        closed = await self.service.get(request_id, interaction.user.id)
+        if not closed.is_open:  # e.g. a draft that expired while its message stayed on screen
+            await self._show_submitted(interaction, closed)
+            return
         # Defer before anything slow: the checks call GitHub and PyPI.
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.service.submit(request_id, interaction.user.id)
@@ -313,6 +345,19 @@ class Transfers(EcoCog):
             ephemeral=True,
         )
 
+    async def on_restart(self, interaction: discord.Interaction, request_id: int) -> None:
+        """Reopen the form of a closed (expired) request with its answers, as a new request."""
+        info = await self.service.get(request_id, interaction.user.id)
+        draft = await self.service.get_draft(interaction.user.id)
+        if draft is not None:  # one draft per user: offer the one they have
+            next_action = "submit" if draft.terms_accepted_at else "continue"
+            await interaction.response.send_message(
+                embed=render.render_resume(draft), view=view_of(*buttons(draft.id, next_action, "edit")),
+                ephemeral=True,
+            )
+            return
+        await interaction.response.send_modal(TransferModal(self, None, form_of(info)))
+
     async def on_withdraw(self, interaction: discord.Interaction, request_id: int) -> None:
         result = await self.service.withdraw(request_id, interaction.user.id)
         if result.changed:
@@ -320,6 +365,12 @@ class Transfers(EcoCog):
         await interaction.response.edit_message(embed=render.render_withdrawn(result.request), view=None)
 
     async def _show_submitted(self, interaction: discord.Interaction, info: RequestInfo) -> None:
+        if not info.is_open:  # an old message's button: say what became of the request
+            restart = buttons(info.id, "restart") if info.expired else []
+            await interaction.response.send_message(
+                embed=render.render_closed(info), view=view_of(*restart), ephemeral=True
+            )
+            return
         await interaction.response.send_message(
             embeds=render.render_submitted(info, again=True), view=after_submit_view(info), ephemeral=True
         )

@@ -11,6 +11,7 @@ from datetime import datetime
 import discord
 
 from bot.services.eligibility import FAIL, PASS, WARN, Report
+from bot.services.transfer_status import ChecklistLine, StatusEntry
 from bot.services.transfers import TERMS, RequestInfo
 
 FIELD_MAX = 1024
@@ -142,40 +143,127 @@ def render_submitted(info: RequestInfo, *, again: bool = False) -> list[discord.
     return embeds
 
 
-def render_status(requests: list[RequestInfo], *, limit: int = 10) -> discord.Embed:
-    if not requests:
+EMBED_TOTAL = 6000  # Discord's limit for all text in a message's embeds
+METHODS = {
+    "github-owner": "GitHub sign-in as the repository's owner",
+    "github-org-admin": "GitHub sign-in as an admin of the organisation's repository",
+    "repo-topic": "repository topic: someone with maintain rights on the repository",
+    "manual": "checked by a maintainer",
+}
+
+
+def render_status(entries: list[StatusEntry], *, limit: int = 10) -> discord.Embed:
+    """One field per request (two once it has a checklist), newest first, within Discord's limits:
+    what does not fit is counted in the footer rather than cut mid-sentence."""
+    if not entries:
         return discord.Embed(
             title="Your transfer requests",
             description="You have no transfer requests. Start one with `/eco transfer`.",
             colour=discord.Colour.blurple(),
         )
     embed = discord.Embed(title="Your transfer requests", colour=discord.Colour.blurple())
-    for info in requests[:limit]:
-        embed.add_field(
-            name=f"#{info.id} {info.repo_full_name}: {info.state_label}"[:256], value=_status_value(info), inline=False
-        )
-    if len(requests) > limit:
-        embed.set_footer(text=f"{len(requests) - limit} older request(s) not shown.")
+    budget = EMBED_TOTAL - 200  # room for the footer
+    shown = 0
+    for entry in entries[:limit]:
+        fields = _status_fields(entry)
+        size = sum(len(name) + len(value) for name, value in fields)
+        if len(embed.fields) + len(fields) > 25 or len(embed) + size > budget:
+            break
+        for name, value in fields:
+            embed.add_field(name=name, value=value, inline=False)
+        shown += 1
+    if len(entries) > shown:
+        embed.set_footer(text=f"{len(entries) - shown} older request(s) not shown.")
     return embed
 
 
-def _status_value(info: RequestInfo) -> str:
+def _status_fields(entry: StatusEntry) -> list[tuple[str, str]]:
+    info = entry.request
+    name = f"#{info.id} {info.repo_full_name}: {'draft expired' if info.expired else info.state_label}"[:256]
+    fields = [(name, _status_value(entry))]
+    if entry.checklist:
+        done = sum(line.done for line in entry.checklist)
+        lines = [_checklist_line(line) for line in entry.checklist]
+        fields.append((f"#{info.id} checklist ({done}/{len(entry.checklist)} done)", _clip_lines(lines)))
+    return fields
+
+
+def _checklist_line(line: ChecklistLine) -> str:
+    if line.done:
+        by = " by a maintainer" if line.ticked_by_maintainer else ""
+        return f"☑️ {esc(line.title, 200)}: done {ts(line.done_at)}{by}"
+    how = "" if line.automatic else " (a maintainer ticks this)"
+    return f"⬜ {esc(line.title, 200)}{how}"
+
+
+def _clip_lines(lines: list[str], limit: int = FIELD_MAX) -> str:
+    """Whole lines up to `limit` characters, then a count of what was left out."""
+    out: list[str] = []
+    for n, line in enumerate(lines):
+        rest = f"\n… and {len(lines) - n} more"
+        if len("\n".join([*out, line])) + (len(rest) if n < len(lines) - 1 else 0) > limit:
+            return "\n".join([*out, rest.strip()])
+        out.append(line)
+    return "\n".join(out) or "—"
+
+
+def verification_line(info: RequestInfo) -> str | None:
+    if info.verified_at is not None:
+        method = METHODS.get(info.verification_method or "", info.verification_method or "unknown method")
+        who = f" as {esc(info.verified_github_login, 50)}" if info.verified_github_login else ""
+        return f"✅ Ownership verified {ts(info.verified_at, 'R')}{who} ({esc(method, 120)})"
+    if info.state in ("draft", "rejected", "withdrawn", "done"):
+        return None
+    if info.verification_note:
+        return f"⚠️ {esc(info.verification_note, 300)}"
+    return "⚠️ Ownership not verified yet"
+
+
+def _status_value(entry: StatusEntry) -> str:
+    info = entry.request
     if info.report is not None:
         counts = info.report.counts()
         checks = (
-            f"Checks: {counts[PASS]} passed, {counts[WARN]} warnings, {counts[FAIL]} failed "
-            f"({info.report.verdict_label})"
+            f"Checks: {counts[PASS]} passed, {counts[WARN]} warnings, {counts[FAIL]} failed · "
+            f"verdict: **{info.report.verdict_label}**"
         )
     elif info.state == "draft":
         checks = "Checks: run when you submit"
+    elif info.report_error:
+        checks = "Checks: pending; GitHub or PyPI was unavailable, so they are retried automatically"
     else:
         checks = "Checks: pending (retried automatically)"
-    verified = f"Ownership verified {ts(info.verified_at, 'R')}" if info.verified_at else None
     times = f"Created {ts(info.created_at, 'R')} · updated {ts(info.updated_at, 'R')}"
     if info.submitted_at:
         times += f" · submitted {ts(info.submitted_at, 'R')}"
-    parts = [checks, *([verified] if verified else []), f"Next: {info.next_step}", times]
+    if info.decided_at and info.state in ("approved", "transferring", "done", "rejected"):
+        times += f" · {'rejected' if info.state == 'rejected' else 'approved'} {ts(info.decided_at, 'R')}"
+    # The bot's own wording (bold and code marks meant), so clipped, not escaped.
+    next_step = entry.next_step if len(entry.next_step) <= 400 else entry.next_step[:399] + "…"
+    verified = verification_line(info)
+    parts = [checks, *([verified] if verified else []), f"**Next:** {next_step}", times]
     return "\n".join(parts)[:FIELD_MAX]
+
+
+def render_draft_expired(info: RequestInfo, days: float) -> discord.Embed:
+    embed = discord.Embed(
+        title=f"Your draft request #{info.id} for {info.repo_full_name} expired",
+        description=f"Nobody changed it for {days:g} days, so the bot withdrew it and the repository is free for "
+        "other requests. Press **Start again** to reopen the form with your answers filled in.",
+        colour=discord.Colour.orange(),
+    )
+    _summary_fields(embed, info)
+    return embed
+
+
+def render_closed(info: RequestInfo) -> discord.Embed:
+    """A button on an old message was pressed, but the request is closed."""
+    state = "an expired draft" if info.expired else info.state_label
+    return discord.Embed(
+        title=f"Request #{info.id} for {info.repo_full_name} is {state}",
+        description=info.next_step,
+        colour=discord.Colour.dark_grey(),
+    )
 
 
 def render_withdraw_confirm(info: RequestInfo) -> discord.Embed:

@@ -10,13 +10,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import exists, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.db.models.transfers import OPEN_STATES, TransferRequest
+from bot.db.models.transfers import OPEN_STATES, TransferEvent, TransferRequest
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFoundError
 from bot.services import states
 from bot.services.eligibility import ChecksUnavailable, EligibilityService, Report
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 4000  # Discord's limit for a text input; also what the database keeps
 RETRY_EVERY = timedelta(minutes=5)
 CHECKED_STATES = ("submitted", "under_review", "approved")
+# Audit actions: a stale draft withdrawn by the bot, and its owner told about it (once).
+DRAFT_EXPIRED = "draft_expired"
+EXPIRY_TOLD = "draft_expiry_told"
 
 TERMS = (
     "You give up the final say: you stay a collaborator, but other members have input on pull requests and releases.",
@@ -78,6 +82,11 @@ class RequestInfo:
     report_error: str | None
     report_checked_at: datetime | None
     verified_at: datetime | None
+    verification_method: str | None = None
+    verified_github_login: str | None = None
+    verification_note: str | None = None  # also explains a failed attempt ("Not verified: ...")
+    decided_at: datetime | None = None
+    expired: bool = False  # a draft the bot withdrew because nobody touched it
 
     @property
     def is_open(self) -> bool:
@@ -99,6 +108,15 @@ class SubmitResult:
 
 
 @dataclass(frozen=True)
+class StartResult:
+    """What `/eco transfer` finds: the caller's draft, and a draft of theirs that expired since they
+    last ran the command (told once)."""
+
+    draft: RequestInfo | None
+    expired: RequestInfo | None
+
+
+@dataclass(frozen=True)
 class CheckResult:
     request: RequestInfo
     report: Report | None
@@ -110,6 +128,8 @@ def next_step(info: RequestInfo) -> str:
         if info.terms_accepted_at is None:
             return "Press **Continue** to read and accept the terms."
         return "Press **Submit** to send the request to the maintainers."
+    if info.expired:
+        return "This draft expired because it was not changed for a long time. Run `/eco transfer` to start again."
     if info.state in ("rejected", "done", "withdrawn"):
         return {
             "rejected": "This request was rejected. You can ask about it in #pallets-eco.",
@@ -139,7 +159,7 @@ def next_step(info: RequestInfo) -> str:
     return " ".join(steps)
 
 
-def _info(row: TransferRequest) -> RequestInfo:
+def _info(row: TransferRequest, *, expired: bool = False) -> RequestInfo:
     report = None
     if row.report_json:
         try:
@@ -166,7 +186,16 @@ def _info(row: TransferRequest) -> RequestInfo:
         report_error=row.report_error,
         report_checked_at=row.report_checked_at,
         verified_at=row.verified_at,
+        verification_method=row.verification_method,
+        verified_github_login=row.verified_github_login,
+        verification_note=row.verification_note,
+        decided_at=row.decided_at,
+        expired=expired,
     )
+
+
+class _RepoTaken(Exception):
+    """Another open request holds the repository (the partial unique index refused the write)."""
 
 
 class TransferService:
@@ -181,6 +210,8 @@ class TransferService:
         self._eligibility = eligibility
         self._clock = clock
         self._hosts = github_hosts_from_url(settings.github.web_url)
+        self._expiry_days = settings.review.draft_expiry_days
+        self.draft_expiry = timedelta(days=self._expiry_days)
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -193,7 +224,18 @@ class TransferService:
 
     async def get(self, request_id: int, user_id: int | None = None) -> RequestInfo:
         async with self._db() as session:
-            return _info(await self._row(session, request_id, user_id))
+            row = await self._row(session, request_id, user_id)
+            expired = row.state == "withdrawn" and bool(await self._expired_ids(session, [row.id]))
+            return _info(row, expired=expired)
+
+    @staticmethod
+    async def _expired_ids(session: AsyncSession, ids: list[int]) -> set[int]:
+        if not ids:
+            return set()
+        stmt = select(TransferEvent.request_id).where(
+            TransferEvent.request_id.in_(ids), TransferEvent.action == DRAFT_EXPIRED
+        )
+        return set(await session.scalars(stmt))
 
     async def get_draft(self, user_id: int) -> RequestInfo | None:
         async with self._db() as session:
@@ -211,7 +253,9 @@ class TransferService:
                 .where(TransferRequest.requester_id == user_id)
                 .order_by(TransferRequest.created_at.desc(), TransferRequest.id.desc())
             )
-            return [_info(r) for r in await session.scalars(stmt)]
+            rows = list(await session.scalars(stmt))
+            expired = await self._expired_ids(session, [r.id for r in rows if r.state == "withdrawn"])
+            return [_info(r, expired=r.id in expired) for r in rows]
 
     async def open_for_user(self, user_id: int) -> list[RequestInfo]:
         return [r for r in await self.list_for_user(user_id) if r.is_open]
@@ -244,15 +288,33 @@ class TransferService:
         self, user_id: int, guild_id: int, form: TransferForm, *, request_id: int | None = None
     ) -> RequestInfo:
         """Create the caller's draft, or update it (one draft per user). Raises Conflict when another
-        open request holds the repository."""
+        open request holds the repository; a stale draft holding it is expired on the spot instead."""
         values = self._validate(form)
+        try:
+            return await self._save(user_id, guild_id, values, request_id)
+        except _RepoTaken:
+            pass
+        repo_key = str(values["repo_key"])
+        if await self.expire_blocking_draft(repo_key, user_id):
+            try:
+                return await self._save(user_id, guild_id, values, request_id)
+            except _RepoTaken:
+                pass  # taken again in between: report whoever holds it now
+        raise await self._repo_taken(repo_key, user_id)
+
+    async def _save(
+        self, user_id: int, guild_id: int, values: dict[str, object], request_id: int | None
+    ) -> RequestInfo:
         now = self._clock.now()
         async with self._db() as session:
             row = await self._row(session, request_id, user_id) if request_id else await self._draft(session, user_id)
             if row is not None and row.state != "draft":
                 raise Conflict(f"Request #{row.id} is already {states.LABELS[row.state]}; it can't be edited.")
             if row is None:
-                row = TransferRequest(requester_id=user_id, guild_id=guild_id, state="draft", created_at=now, **values)
+                # Both times from the service clock: draft expiry compares updated_at with it.
+                row = TransferRequest(
+                    requester_id=user_id, guild_id=guild_id, state="draft", created_at=now, updated_at=now, **values
+                )
                 session.add(row)
                 action = "draft_created"
             else:
@@ -266,10 +328,92 @@ class TransferService:
                 await session.flush()
             except IntegrityError:
                 await session.rollback()
-                raise await self._repo_taken(str(values["repo_key"]), user_id) from None
+                raise _RepoTaken from None
             await states.audit(session, row.id, actor_id=user_id, action=action, now=now)
             await session.commit()
             return _info(row)
+
+    # --- draft expiry ------------------------------------------------------------------------------
+
+    def _stale(self, row: TransferRequest, now: datetime) -> bool:
+        return row.state == "draft" and row.updated_at <= now - self.draft_expiry
+
+    async def _expire(self, session: AsyncSession, row: TransferRequest, now: datetime, why: str) -> bool:
+        reason = f"draft untouched for {self._expiry_days:g} days; {why}"
+        result = await states.transition(
+            session, row, "withdrawn", actor_id=None, action=DRAFT_EXPIRED, reason=reason, now=now, strict=False
+        )
+        return result.changed
+
+    @staticmethod
+    async def _write_lock(session: AsyncSession) -> None:
+        # A no-op write takes SQLite's write lock before we read, so a draft edited at this very
+        # moment is seen as edited (and kept) rather than expired from a stale read.
+        await session.execute(text("UPDATE transfer_requests SET state = state WHERE 0"))
+
+    async def expire_stale_drafts(self, limit: int = 100) -> list[int]:
+        """One pass of the background loop: withdraw drafts untouched for `review.draft_expiry_days`,
+        so an abandoned form stops holding its repository. Returns the expired request ids."""
+        now = self._clock.now()
+        async with self._db() as session:
+            await self._write_lock(session)
+            stmt = select(TransferRequest).where(
+                TransferRequest.state == "draft", TransferRequest.updated_at <= now - self.draft_expiry
+            )
+            rows = (await session.scalars(stmt.order_by(TransferRequest.id).limit(limit))).all()
+            expired = [row.id for row in rows if await self._expire(session, row, now, "expired by the bot")]
+            await session.commit()
+        if expired:
+            log.info("expired %d stale draft request(s): %s", len(expired), expired)
+        return expired
+
+    async def expire_blocking_draft(self, repo_key: str, user_id: int) -> int | None:
+        """Another user's stale draft holds `repo_key`: expire it so `user_id` can proceed."""
+        now = self._clock.now()
+        async with self._db() as session:
+            await self._write_lock(session)
+            stmt = select(TransferRequest).where(
+                TransferRequest.repo_key == repo_key, TransferRequest.state == "draft"
+            )
+            row = (await session.scalars(stmt)).first()
+            if row is None or row.requester_id == user_id or not self._stale(row, now):
+                await session.rollback()
+                return None
+            changed = await self._expire(session, row, now, "expired because another request was made")
+            await session.commit()
+        if changed:
+            log.info("expired stale draft %s: user %s asked for the same repository", row.id, user_id)
+        return row.id if changed else None
+
+    async def start(self, user_id: int) -> StartResult:
+        """`/eco transfer`: the caller's draft (expired on the spot when stale), and the news of a draft
+        of theirs that expired since they last asked, which is told once."""
+        now = self._clock.now()
+        async with self._db() as session:
+            draft = await self._draft(session, user_id)
+            if draft is not None and self._stale(draft, now):
+                await self._expire(session, draft, now, "expired when its owner came back")
+                draft = None
+            told = aliased(TransferEvent)
+            stmt = (
+                select(TransferRequest)
+                .join(TransferEvent, TransferEvent.request_id == TransferRequest.id)
+                .where(
+                    TransferRequest.requester_id == user_id,
+                    TransferRequest.state == "withdrawn",
+                    TransferEvent.action == DRAFT_EXPIRED,
+                    ~exists().where(told.request_id == TransferRequest.id, told.action == EXPIRY_TOLD),
+                )
+                .order_by(TransferRequest.id.desc())
+            )
+            untold = list((await session.scalars(stmt)).unique())
+            for row in untold:
+                await states.audit(session, row.id, actor_id=user_id, action=EXPIRY_TOLD, now=now)
+            await session.commit()
+            return StartResult(
+                draft=_info(draft) if draft else None,
+                expired=_info(untold[0], expired=True) if untold else None,
+            )
 
     async def _repo_taken(self, repo_key: str, user_id: int) -> Conflict:
         async with self._db() as session:
@@ -357,6 +501,7 @@ class TransferService:
         async with self._db() as session:
             row = await self._row(session, request_id)
             row.report_checked_at = now
+            row.updated_at = now
             row.report_error = error
             if report is not None:
                 row.report_json = report.to_json()
