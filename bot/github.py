@@ -22,7 +22,7 @@ API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 # GitHub logins, org and repo names: letters, digits, '-', '_' and '.'; "." and ".." are never valid
 # and would let a crafted name walk up the URL path.
-_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}\Z")
 MAX_PAGES = 30
 _REDIRECTS = frozenset({301, 302, 307, 308})
 

@@ -17,7 +17,7 @@ from bot.http import ApiResponse, ApiStats, JsonApi, NotFound, RateLimitInfo, Un
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 _NORMALIZE = re.compile(r"[-_.]+")
 # PEP 508 project names: ASCII letters and digits, with '.', '_' and '-' inside.
-_VALID_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+_VALID_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])\Z", re.IGNORECASE)
 
 
 def normalize(name: str) -> str:

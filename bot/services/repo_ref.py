@@ -16,13 +16,13 @@ from bot.errors import InvalidInput
 MAX_INPUT = 300  # far above any real repository URL; a pasted essay is refused without scanning it
 
 # GitHub owners: letters, digits and single hyphens inside, at most 39 characters.
-_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$")
+_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?\Z")
 # GitHub repository names: letters, digits, '.', '_' and '-', at most 100 characters.
-_REPO = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+_REPO = re.compile(r"^[A-Za-z0-9._-]{1,100}\Z")
 # PEP 508 project names.
-_PYPI = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$")
+_PYPI = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])\Z")
 # PyPI usernames: letters, digits, '.', '_' and '-', starting and ending with a letter or digit.
-_PYPI_USER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,48}[A-Za-z0-9])?$")
+_PYPI_USER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,48}[A-Za-z0-9])?\Z")
 
 GITHUB_HOSTS = ("github.com", "www.github.com")
 PYPI_HOSTS = ("pypi.org", "www.pypi.org")

@@ -143,3 +143,12 @@ def test_usernames():
     for bad in ("al ice", ".alice", "a" * 51, "<@&123>"):
         with pytest.raises(InvalidInput):
             parse_pypi_username(bad)
+
+
+@pytest.mark.parametrize("text", ["alice\n/flask-foo", "alice/flask-foo\n/", "alice\n", "flask-foo\n"])
+def test_trailing_newlines_never_slip_into_names(text):
+    try:
+        ref = parse_repo_ref(text)
+    except InvalidInput:
+        return
+    assert "\n" not in ref.owner and "\n" not in ref.name
