@@ -275,8 +275,15 @@ async def test_answer_with_faq_menu_is_for_maintainers(harness) -> None:
     chat = await h.discord.send_message(h.USER, h.ECO_CHANNEL, "thanks, that makes sense")
     no_match = await h.discord.message_command(h.MAINTAINER, "Answer with FAQ", chat)
     assert "No confident match" in (await no_match.wait_message()).content
-    stats = await h.slash(h.MAINTAINER, "eco faq-stats")
-    assert "`release-rights`: 1 answers, 0 not helpful" in (await stats.wait_message()).text()
+    # The answer is recorded right after the reply is posted: allow that write to land.
+    expected = "`release-rights`: 1 answers, 0 not helpful"
+    for _ in range(20):
+        stats = await h.slash(h.MAINTAINER, "eco faq-stats")
+        text = (await stats.wait_message()).text()
+        if expected in text:
+            break
+        await asyncio.sleep(0.1)
+    assert expected in text
 
 
 async def test_not_helpful_is_counted_once_per_user_and_shown_to_maintainers(make_harness) -> None:
