@@ -149,19 +149,27 @@ class Review(EcoCog, name="Review"):
             return
         # Stored before the reactions go on, so a maintainer who votes at once is counted.
         await self.review.card_posted(request_id, channel_id=channel_id, message_id=message.id, thread_id=None)
+        # Reactions and the thread fail independently: missing Add Reactions must not cost the thread.
         try:
             for emoji in VOTE_EMOJIS:
                 await message.add_reaction(emoji)
-            if new_thread:
+        except discord.NotFound:
+            return  # deleted meanwhile: the delete event posts it again
+        except discord.HTTPException as exc:
+            log.error("review: can't add the voting reactions to card %s (%s): missing Add Reactions?",
+                      message.id, exc.status)
+        if new_thread:
+            try:
                 thread_id = await self._open_thread(message, data)
+            except discord.NotFound:
+                return
+            except discord.HTTPException as exc:
+                log.error("review: can't open the discussion thread for card %s (%s): missing permissions?",
+                          message.id, exc.status)
+            else:
                 await self.review.card_posted(
                     request_id, channel_id=channel_id, message_id=message.id, thread_id=thread_id
                 )
-        except discord.HTTPException as exc:
-            if isinstance(exc, discord.NotFound):
-                return  # deleted meanwhile: the delete event posts it again
-            log.error("review: can't add reactions or a thread to card %s (%s): missing permissions?",
-                      message.id, exc.status)
         try:
             await self._edit_card(request_id, message)
         except discord.NotFound:
@@ -222,7 +230,8 @@ class Review(EcoCog, name="Review"):
 
     @commands.Cog.listener()
     async def on_transfer_submitted(self, request_id: int) -> None:
-        await self.post_card(request_id)
+        # Through spawn: logged on failure, cancelled cleanly on shutdown (the card is re-posted on start).
+        await self.bot.spawn(self.post_card(request_id), name=f"review-card-{request_id}")
 
     @commands.Cog.listener()
     async def on_transfer_updated(self, request_id: int) -> None:
