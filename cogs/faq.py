@@ -214,6 +214,8 @@ class Faq(EcoCog):
                 log.warning(
                     "could not reply in channel %s: %s (code %s)", message.channel.id, exc.status, exc.code
                 )
+                if decision.welcome:
+                    self.service.release_welcome(message.guild.id, message.author.id)  # type: ignore[union-attr]
                 return
             if decision.welcome:
                 await self.service.record_welcome(message.guild.id, message.author.id)  # type: ignore[union-attr]

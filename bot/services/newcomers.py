@@ -177,6 +177,10 @@ class NewcomerService:
 
     # ----- durable records (only when the bot speaks) ---------------------------------------------
 
+    def release_welcome(self, guild_id: int, user_id: int) -> None:
+        """The welcome could not be sent: let a later message try again."""
+        self._welcomed.discard((guild_id, user_id))
+
     async def record_welcome(self, guild_id: int, user_id: int) -> None:
         async with self._db() as session:
             if await session.get(WelcomedMember, (guild_id, user_id)) is None:

@@ -324,3 +324,17 @@ async def test_restart_loads_only_recent_automatic_answers(make_service, clock) 
     clock.advance(days=2)
     restarted = await make_service()
     assert restarted.consider(msg(USER, TRANSFER_Q)).topic is not None
+
+
+def test_a_welcome_that_could_not_be_sent_is_offered_again():
+    from bot.clock import FakeClock
+    from bot.config import FaqSettings
+    from bot.services.faq import load_faq
+    from bot.services.newcomers import SHIPPED_FAQ, IncomingMessage, NewcomerService
+
+    service = NewcomerService(None, load_faq(SHIPPED_FAQ), FakeClock(), FaqSettings())  # type: ignore[arg-type]
+    msg = IncomingMessage(1, 10, 100, 7, False, False, "")
+    assert service.consider(msg).welcome
+    assert not service.consider(msg).welcome
+    service.release_welcome(100, 7)
+    assert service.consider(msg).welcome
