@@ -77,18 +77,17 @@ def buttons(request_id: int, *actions: str) -> list[discord.ui.Item[Any]]:
     return [TransferButton(action, request_id) for action in actions]
 
 
-def verify_button(request_id: int) -> discord.ui.Button[Any]:
+def verify_button(request_id: int, label: str = "Verify ownership") -> discord.ui.Button[Any]:
     # Handled by the verification cog's DynamicItem (eco:verify:start:<id>).
-    return discord.ui.Button(
-        label="Verify ownership", style=discord.ButtonStyle.primary, custom_id=f"eco:verify:start:{request_id}"
-    )
+    return discord.ui.Button(label=label, style=discord.ButtonStyle.primary, custom_id=f"eco:verify:start:{request_id}")
+
+
+def needs_verification(info: RequestInfo) -> bool:
+    return info.is_open and info.verified_at is None and info.state in ("submitted", "under_review")
 
 
 def after_submit_view(info: RequestInfo) -> discord.ui.View:
-    items: list[discord.ui.Item[Any]] = []
-    if info.is_open and info.verified_at is None and info.state in ("submitted", "under_review"):
-        items.append(verify_button(info.id))
-    return view_of(*items)
+    return view_of(*([verify_button(info.id)] if needs_verification(info) else []))
 
 
 class TransferModal(GuardedModal):
@@ -238,6 +237,11 @@ class Transfers(EcoCog):
         draft = next((e.request for e in entries if e.request.state == "draft"), None)
         if draft is not None:
             items.extend(buttons(draft.id, "submit" if draft.terms_accepted_at else "continue"))
+        # The next step tells them to press "Verify ownership": the button must be here too.
+        unverified = [e.request for e in entries if needs_verification(e.request)][:4]
+        for info in unverified:
+            label = "Verify ownership" if len(unverified) == 1 else f"Verify ownership #{info.id}"
+            items.append(verify_button(info.id, label))
         await interaction.response.send_message(
             embed=render.render_status(entries), view=view_of(*items), ephemeral=True
         )

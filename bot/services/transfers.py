@@ -318,8 +318,17 @@ class TransferService:
                 session.add(row)
                 action = "draft_created"
             else:
+                old_repo, old_key = row.repo_full_name, row.repo_key
                 for key, value in values.items():
                     setattr(row, key, value)
+                if row.repo_key != old_key and (row.verified_at or row.verification_note):
+                    # A proof (or a failed attempt) is about one repository: it never carries over.
+                    row.verified_at = row.verification_method = None
+                    row.verified_github_login = row.verification_note = None
+                    await states.audit(
+                        session, row.id, actor_id=user_id, action="verification_reset", now=now,
+                        reason=f"repository changed from {old_repo} to {row.repo_full_name}",
+                    )
                 row.updated_at = now
                 # A changed repository needs new checks.
                 row.report_json = row.verdict = row.report_error = None
@@ -463,22 +472,24 @@ class TransferService:
         """Only the requester withdraws; a repeated confirm returns changed=False."""
         now = self._clock.now()
         async with self._db() as session:
-            row = await session.get(TransferRequest, request_id)
-            if row is None:
-                raise NotFoundError("That transfer request doesn't exist.")
-            if row.requester_id != user_id:
-                raise NotAllowed("Only the person who made a request can withdraw it.")
-            if row.state == "withdrawn":
-                return SubmitResult(_info(row), changed=False)
-            result = await states.transition(
-                session, row, "withdrawn", actor_id=user_id, action="withdraw", reason=reason, now=now
-            )
-            await session.commit()
-            if not result.changed:
-                row = await self._row(session, request_id)
-                if row.state != "withdrawn":
-                    raise Conflict(f"Request #{row.id} just became {states.LABELS[row.state]}; try again.")
-            return SubmitResult(_info(row), changed=result.changed)
+            for _attempt in range(3):
+                row = await session.get(TransferRequest, request_id, populate_existing=True)
+                if row is None:
+                    raise NotFoundError("That transfer request doesn't exist.")
+                if row.requester_id != user_id:
+                    raise NotAllowed("Only the person who made a request can withdraw it.")
+                if row.state == "withdrawn":
+                    return SubmitResult(_info(row), changed=False)
+                result = await states.transition(
+                    session, row, "withdrawn", actor_id=user_id, action="withdraw", reason=reason, now=now
+                )
+                if result.changed:
+                    await session.commit()
+                    return SubmitResult(_info(row), changed=True)
+                # The request moved on meanwhile (the review card went up, a maintainer voted): the
+                # requester still wants out, so withdraw it from its new state.
+                await session.rollback()
+        raise Conflict(f"Request #{request_id} is changing right now; try again in a moment.")
 
     # --- eligibility -----------------------------------------------------------------------------
 

@@ -333,6 +333,11 @@ async def test_status_and_withdraw(h):
     status = await (await h.slash(h.USER, "eco status")).wait_message()
     assert status.ephemeral and "alice/flask-foo" in status.text() and "Verify ownership" in status.text()
     assert "Created" in status.text()
+    [row] = await request_row(h)
+    # The next step says "press Verify ownership": the button is right there and opens the methods.
+    assert (f"eco:verify:start:{row.id}", "Verify ownership", False) in status.buttons()
+    methods = await (await h.discord.click(h.USER, status, f"eco:verify:start:{row.id}")).wait_message()
+    assert "Repository topic" in methods.text() and methods.ephemeral
 
     ask = await h.slash(h.USER, "eco withdraw")
     confirm = await ask.wait_message()
@@ -344,6 +349,8 @@ async def test_status_and_withdraw(h):
     [row] = await request_row(h)
     assert row.state == "withdrawn"
     assert ("updated", row.id) in h.transfer_events
+    closed = await (await h.slash(h.USER, "eco status")).wait_message()
+    assert not [b for b in closed.buttons() if b[0] and b[0].startswith("eco:verify:")]
     nothing = await (await h.slash(h.USER, "eco withdraw")).wait_message()
     assert "no open transfer request" in nothing.text()
     # The repository is free again.
@@ -390,3 +397,46 @@ async def test_acknowledgement_latency_with_github_fast_and_slow(h):
             f"p50={_percentile(submit, 50) * 1000:.1f} ms p99={_percentile(submit, 99) * 1000:.1f} ms (n={len(submit)})"
         )
     print("\n" + "\n".join(lines))
+
+
+async def test_verification_of_a_draft_does_not_follow_an_edit_to_another_repository(h):
+    _, msg = await fill(h, h.USER, await open_form(h, h.USER))
+    rid = int(custom_id(msg, "continue").rsplit(":", 1)[1])
+    methods = await (await h.slash(h.USER, "eco verify")).wait_message()
+    topic = await (await h.discord.click(h.USER, methods, f"eco:verify:topic:{rid}")).wait_message()
+    nonce = next(w.strip("`*") for w in topic.text().split() if "pallets-eco-verify-" in w)
+    h.github.set_topics("alice/flask-foo", [nonce])
+    checked = await (await h.discord.click(h.USER, topic, f"eco:verify:check:{rid}")).wait_message()
+    assert "Verified" in checked.text()
+    [row] = await request_row(h, id=rid)
+    assert row.verified_at is not None
+
+    # The same draft now names a repository nobody proved anything about.
+    edit = await click(h, h.USER, msg, custom_id(msg, "edit"))
+    _, saved = await fill(h, h.USER, edit, repository="alice/cronlike", pypi_project="")
+    assert "alice/cronlike" in saved.text()
+    [row] = await request_row(h, id=rid)
+    assert row.verified_at is None and row.verification_method is None and row.verification_note is None
+    await click(h, h.USER, saved, custom_id(saved, "continue"))
+    await click(h, h.USER, saved, custom_id(saved, "accept"))
+    _, report = await submit(h, saved)
+    assert (f"eco:verify:start:{rid}", "Verify ownership", False) in report.buttons()
+    status = await (await h.slash(h.USER, "eco status")).wait_message()
+    assert "Ownership not verified yet" in status.text() and "Ownership verified" not in status.text()
+    async with h.db() as session:
+        reasons = [e.reason for e in await session.scalars(select(TransferEvent).filter_by(request_id=rid))]
+    assert any("alice/flask-foo" in (r or "") and "cronlike" in (r or "") for r in reasons)
+
+
+async def test_withdrawing_updates_the_review_card(h):
+    msg = await to_ready(h)
+    _, _report = await submit(h, msg)
+    [row] = await request_row(h)
+    card = await h.discord.wait_for_message(h.review_channel_id, lambda m: f"Transfer request #{row.id}" in m.text())
+    assert "withdrawn" not in card.text().lower()
+    confirm = await (await h.slash(h.USER, "eco withdraw")).wait_message()
+    await click(h, h.USER, confirm, f"eco:transfer:withdraw:{row.id}")
+    assert "withdrawn" in h.discord.get_message(confirm.id).text()  # not "try again", whatever the card did
+    await h.discord.wait_for_message(
+        h.review_channel_id, lambda m: m.id == card.id and "withdrawn" in m.text().lower()
+    )

@@ -6,7 +6,7 @@ import asyncio
 
 import aiohttp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.clock import FakeClock
 from bot.config import DiscordSettings, GitHubSettings, PyPISettings, Settings
@@ -231,3 +231,29 @@ async def test_list_and_withdraw(env):
     assert again.state == "draft"
     with pytest.raises(Conflict, match="withdrawn"):
         await service.submit(first.id, ALICE)
+
+
+async def test_withdraw_wins_over_a_state_change_that_lands_first(env):
+    """The review card moving the request to under_review between the read and the write must not
+    turn the requester's confirmed withdrawal into "try again"."""
+    service, _, _, _, db = env
+    request = await submitted(service)
+    engine = db.kw["bind"].sync_engine
+    raced: list[str] = []
+
+    def move_first(conn, cursor, statement, parameters, context, executemany):
+        if not raced and statement.startswith("UPDATE transfer_requests SET state") and "withdrawn" in parameters:
+            raced.append(statement)
+            cursor.execute("UPDATE transfer_requests SET state = 'under_review' WHERE id = ?", (request.id,))
+
+    event.listen(engine, "before_cursor_execute", move_first)
+    try:
+        done = await service.withdraw(request.id, ALICE, reason="no time after all")
+    finally:
+        event.remove(engine, "before_cursor_execute", move_first)
+    assert raced and done.changed and done.request.state == "withdrawn"
+    assert (await service.get(request.id)).state == "withdrawn"
+    # The lost attempt rolled back (with the injected change, which shared its transaction); the retry won.
+    assert [e for e in await events(db, request.id) if e[0] == "withdraw"] == [
+        ("withdraw", "submitted", "withdrawn", ALICE)
+    ]
