@@ -15,7 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot.services.review import ITEMS, VOTE_EMOJIS, ReviewService, VoteOutcome
+from bot.services.review import ITEMS, OPEN, REVIEWABLE, VOTE_EMOJIS, ReviewService, VoteOutcome
 from bot.services.tracking import TrackingResult, TrackingService
 from cogs import review_render as render
 from cogs._base import EcoCog, GuardedDynamicItem, GuardedModal, custom_id_template, require_maintainer
@@ -151,7 +151,8 @@ class Review(EcoCog, name="Review"):
         await self.review.card_posted(request_id, channel_id=channel_id, message_id=message.id, thread_id=None)
         # Reactions and the thread fail independently: missing Add Reactions must not cost the thread.
         try:
-            for emoji in VOTE_EMOJIS:
+            # A card posted again after the decision gets no voting reactions: there is nothing to vote on.
+            for emoji in VOTE_EMOJIS if data.request.state in REVIEWABLE else ():
                 await message.add_reaction(emoji)
         except discord.NotFound:
             return  # deleted meanwhile: the delete event posts it again
@@ -215,6 +216,8 @@ class Review(EcoCog, name="Review"):
             try:
                 await self._edit_card(request_id, channel.get_partial_message(r.review_message_id))
             except discord.NotFound:
+                if r.state not in OPEN:
+                    return  # the card of a finished request is history: deleting it is allowed
                 log.info("review card of request %s was deleted; posting it again", request_id)
                 await self._send_card(request_id, new_thread=r.review_thread_id is None)
 
@@ -244,6 +247,16 @@ class Review(EcoCog, name="Review"):
         request_id = await self.review.request_for_message(payload.message_id)
         if request_id is not None:
             self.refresh_card(request_id)
+
+    @commands.Cog.listener()
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        # A moderator's purge of the review channel takes cards with it: post them again too.
+        if payload.channel_id != self.settings.discord.review_channel_id:
+            return
+        for message_id in payload.message_ids:
+            request_id = await self.review.request_for_message(message_id)
+            if request_id is not None:
+                self.refresh_card(request_id)
 
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
@@ -302,18 +315,20 @@ class Review(EcoCog, name="Review"):
         """Apply what happened while the bot was offline: unposted cards and reactions."""
         for request_id in await self.review.requests_without_card():
             await self.post_card(request_id)
-        for request_id, channel_id, message_id in await self.review.open_cards():
+        for request_id, channel_id, message_id, state in await self.review.open_cards():
             channel = await self._channel(channel_id)
             if channel is None:
                 continue
             try:
                 message = await channel.fetch_message(message_id)
             except discord.NotFound:
-                self.refresh_card(request_id)  # posts it again
+                self.refresh_card(request_id)  # deleted while we were away: posts it again
                 continue
             except discord.HTTPException:
                 log.warning("review: could not read card %s", message_id)
                 continue
+            if state not in REVIEWABLE:
+                continue  # a transfer being tracked: its card exists, votes no longer matter
             reactions, maintainers = await self._read_reactions(message)
             outcome = await self.review.sync_votes(request_id, reactions, maintainers)
             await self.handle_outcome(outcome)
@@ -368,7 +383,12 @@ class Review(EcoCog, name="Review"):
         if thread is None:
             return "failed"
         mention = discord.AllowedMentions(users=[discord.Object(requester)])
-        await thread.send(f"<@{requester}> {content}", allowed_mentions=mention)
+        try:
+            await thread.send(f"<@{requester}> {content}", allowed_mentions=mention)
+        except discord.HTTPException as exc:
+            log.error("review: could not reach the requester of %s in thread %s (%s)", request_id, thread.id,
+                      exc.status)
+            return "failed"
         return "thread"
 
     async def _requester_thread(self, request_id: int, data: render.CardData) -> Any:

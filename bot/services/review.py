@@ -12,13 +12,13 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, text, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.db.models.review import ChecklistItem, ReviewNudge, ReviewTracking, ReviewVote
-from bot.db.models.transfers import TransferRequest
+from bot.db.models.transfers import TransferEvent, TransferRequest
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFoundError
 from bot.github import GitHubClient
 from bot.http import ApiError
@@ -30,6 +30,8 @@ APPROVE, REJECT, LOOKING = "\u2705", "\u274c", "\U0001f440"
 VOTE_EMOJIS = (APPROVE, REJECT, LOOKING)
 REVIEWABLE = ("submitted", "under_review")
 TRACKED = ("approved", "transferring")
+OPEN = (*REVIEWABLE, *TRACKED)  # a deleted card of these is posted again
+CARD_POSTED, CARD_REPOSTED = "review.card_posted", "review.card_reposted"
 # An invitation claimed by a process that died is retried after this long.
 STALE_CLAIM = timedelta(minutes=10)
 
@@ -187,15 +189,21 @@ class ReviewService:
                 nudges=list(nudges),
             )
 
-    async def open_cards(self) -> list[tuple[int, int, int]]:
-        """(request id, channel id, message id) of every card still collecting votes (for catch-up)."""
+    async def open_cards(self) -> list[tuple[int, int, int, str]]:
+        """(request id, channel id, message id, state) of every card of an open request: collecting
+        votes or tracking a transfer (for catch-up: offline votes, cards deleted while offline)."""
         async with self.db() as session:
             rows = await session.execute(
-                select(TransferRequest.id, TransferRequest.review_channel_id, TransferRequest.review_message_id)
-                .where(TransferRequest.state.in_(REVIEWABLE), TransferRequest.review_message_id.is_not(None))
+                select(
+                    TransferRequest.id,
+                    TransferRequest.review_channel_id,
+                    TransferRequest.review_message_id,
+                    TransferRequest.state,
+                )
+                .where(TransferRequest.state.in_(OPEN), TransferRequest.review_message_id.is_not(None))
                 .order_by(TransferRequest.id)
             )
-            return [(r[0], r[1], r[2]) for r in rows]
+            return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     async def requests_without_card(self) -> list[int]:
         """Submitted requests whose card was never posted (the bot was down at submission)."""
@@ -218,6 +226,9 @@ class ReviewService:
             request = await session.get(TransferRequest, request_id)
             if request is None:
                 return False
+            if request.review_message_id not in (None, message_id):
+                # The old card was deleted. Votes made on it stay (see sync_votes).
+                await audit(session, request_id, actor_id=None, action=CARD_REPOSTED, now=now)
             values: dict[str, object] = {"review_channel_id": channel_id, "review_message_id": message_id}
             if thread_id is not None:
                 values["review_thread_id"] = thread_id
@@ -225,7 +236,7 @@ class ReviewService:
             await session.refresh(request)
             if request.state == "submitted":
                 await transition(
-                    session, request, "under_review", actor_id=None, action="review.card_posted", now=now,
+                    session, request, "under_review", actor_id=None, action=CARD_POSTED, now=now,
                     strict=False,
                 )
             await _ensure_tracking(session, request_id)
@@ -307,11 +318,17 @@ class ReviewService:
                 state = request.state
                 await session.rollback()
                 return VoteOutcome(request_id, "ignored", state, reason="already decided")
-            rows = await session.execute(
-                select(ReviewVote.user_id, ReviewVote.emoji).where(ReviewVote.request_id == request_id)
-            )
+            votes = select(ReviewVote.user_id, ReviewVote.emoji, ReviewVote.at)
+            rows = (await session.execute(votes.where(ReviewVote.request_id == request_id))).all()
             have = {(r[0], r[1]) for r in rows}
-            for user_id, emoji in have - wanted:
+            # Votes made on a card that was deleted since are not among this card's reactions: they stay.
+            posted = await session.scalar(
+                select(func.max(TransferEvent.at)).where(
+                    TransferEvent.request_id == request_id, TransferEvent.action.in_((CARD_POSTED, CARD_REPOSTED))
+                )
+            )
+            earlier = {(r[0], r[1]) for r in rows if posted is not None and r[2] < posted}
+            for user_id, emoji in have - wanted - earlier:
                 await session.execute(
                     delete(ReviewVote).where(
                         ReviewVote.request_id == request_id, ReviewVote.user_id == user_id, ReviewVote.emoji == emoji
@@ -320,7 +337,7 @@ class ReviewService:
             for user_id, emoji in sorted(wanted - have):
                 stmt = sqlite_insert(ReviewVote).values(request_id=request_id, user_id=user_id, emoji=emoji, at=now)
                 await session.execute(stmt.on_conflict_do_nothing())
-            status = "recorded" if wanted != have else "unchanged"
+            status = "recorded" if wanted - have or have - wanted - earlier else "unchanged"
             tally = await _tally(session, request_id)
             actor = (tally.rejections or tally.approvals or (None,))[-1]
             outcome = await self._decide(session, request, actor_id=actor, now=now, status=status)
@@ -380,7 +397,7 @@ class ReviewService:
             return _with(base, awaiting_confirmation=True)
         if request.state == "submitted":
             await transition(
-                session, request, "under_review", actor_id=None, action="review.card_posted", now=now, strict=False
+                session, request, "under_review", actor_id=None, action=CARD_POSTED, now=now, strict=False
             )
         action = "review.approved_confirmed" if confirmed else "review.approved"
         result = await transition(

@@ -157,14 +157,14 @@ class TrackingService:
                 await session.commit()
                 tracking = await session.get(ReviewTracking, request_id, populate_existing=True)
                 assert tracking is not None
-            undone = set(
-                await session.scalars(
-                    select(ChecklistItem.key).where(
-                        ChecklistItem.request_id == request_id, ChecklistItem.done_at.is_(None)
-                    )
+            rows = (
+                await session.execute(
+                    select(ChecklistItem.key, ChecklistItem.done_at).where(ChecklistItem.request_id == request_id)
                 )
-            )
-        observation = await self._observe(request, tracking, undone)
+            ).all()
+            undone = {key for key, done_at in rows if done_at is None}
+            transferred_at = next((done_at for key, done_at in rows if key == "repo_transferred"), None)
+        observation = await self._observe(request, tracking, undone, transferred_at)
         now = self._now()
         async with self.db() as session:
             progress = RequestProgress(request_id)
@@ -198,7 +198,9 @@ class TrackingService:
             await session.commit()
             return progress
 
-    async def _observe(self, request: TransferRequest, tracking: ReviewTracking, undone: set[str]) -> _Observation:
+    async def _observe(
+        self, request: TransferRequest, tracking: ReviewTracking, undone: set[str], transferred_at: datetime | None
+    ) -> _Observation:
         obs = _Observation()
         org = self.settings.github.org
         login = requester_login(request)
@@ -207,7 +209,7 @@ class TrackingService:
         if undone & REPO_ITEMS:
             await self._observe_repo(request, tracking, undone, obs)
         if request.pypi_project and undone & PYPI_ITEMS:
-            await self._observe_pypi(request, tracking, undone, obs)
+            await self._observe_pypi(request, tracking, undone, obs, transferred_at)
         return obs
 
     async def _is_member(self, org: str, login: str) -> bool:
@@ -254,7 +256,12 @@ class TrackingService:
                 obs.done["readme_notice"] = "notice found in the README"
 
     async def _observe_pypi(
-        self, request: TransferRequest, tracking: ReviewTracking, undone: set[str], obs: _Observation
+        self,
+        request: TransferRequest,
+        tracking: ReviewTracking,
+        undone: set[str],
+        obs: _Observation,
+        transferred_at: datetime | None,
     ) -> None:
         assert request.pypi_project is not None
         try:
@@ -266,14 +273,23 @@ class TrackingService:
             owners = [u for u in project.users_with_role("Owner") if u.lower() in trusted]
             if owners:
                 obs.done["pypi_owner"] = f"{', '.join(owners)} is Owner"
-        # A release only shows the new home once the repository has moved.
-        moved = "repo_transferred" not in undone or "repo_transferred" in obs.done
-        baseline = tracking.approved_at
-        if "release" in undone and moved and baseline is not None:
+        if "repo_transferred" in obs.done:
+            transferred_at = self._now()
+        baseline = self._release_baseline(tracking.approved_at, transferred_at)
+        if "release" in undone and baseline is not None:
             newer = sorted((when, version) for version, when in project.releases.items() if when > baseline)
             if newer:
                 when, version = newer[-1]
                 obs.done["release"] = f"{version} released {when:%Y-%m-%d}"
+
+    def _release_baseline(self, approved_at: datetime | None, transferred_at: datetime | None) -> datetime | None:
+        """A release counts only when it is newer than the transfer: one cut from the old home just
+        before moving still points PyPI at the old repository. The bot sees the move at most one
+        interval after it happened, so releases from that interval on count."""
+        if transferred_at is None:
+            return None
+        since_move = transferred_at - timedelta(minutes=self.settings.tracking.interval_minutes)
+        return max(since_move, approved_at) if approved_at is not None else since_move
 
     async def _nudges(self, session: AsyncSession, request_id: int, now: datetime) -> list[str]:
         """Stall reminders: requester after N days without progress, maintainers after 2N; once each."""

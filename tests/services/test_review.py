@@ -298,6 +298,24 @@ async def test_catch_up_removes_votes_taken_back_offline(db, clock):
     assert outcome.decision is None and outcome.tally.approvals == (MAINT_B,)
 
 
+async def test_catch_up_keeps_votes_made_on_a_card_that_was_deleted_since(db, clock):
+    rid = await add_request(db, clock, state="submitted")
+    svc = service(db, clock, review={"approvals_required": 2})
+    await svc.card_posted(rid, channel_id=3, message_id=10, thread_id=None)
+    clock.advance(minutes=1)
+    await svc.record_vote(rid, MAINT_A, APPROVE, True, True)
+    clock.advance(minutes=1)
+    await svc.card_posted(rid, channel_id=3, message_id=11, thread_id=None)  # the first card was deleted
+    clock.advance(minutes=1)
+    await svc.record_vote(rid, MAINT_B, LOOKING, True, True)
+    # The new card shows neither vote: A's was made on the old card, B took the 👀 back while we were away.
+    outcome = await svc.sync_votes(rid, {}, {MAINT_A, MAINT_B})
+    assert outcome.tally.approvals == (MAINT_A,) and outcome.tally.looking == ()
+    assert await events(db, rid, "review.card_reposted") == 1
+    outcome = await svc.sync_votes(rid, {APPROVE: {MAINT_C}}, {MAINT_A, MAINT_C})
+    assert outcome.decision == "approved" and set(outcome.tally.approvals) == {MAINT_A, MAINT_C}
+
+
 # ----------------------------------------------------------------------- invitation
 
 

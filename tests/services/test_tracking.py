@@ -112,12 +112,37 @@ async def test_a_release_before_the_repository_moved_does_not_count(db, clock, f
     rid = await approved_request(db, clock, world["id"])
     svc = tracker(db, clock, fake_github, fake_pypi, http)
     clock.advance(days=1)
+    # Cut from the old home after approval: PyPI still points at alice/flask-thing.
     fake_pypi.add_release("flask-thing", "1.1.0", clock.now())
     await svc.run_pass()
     assert "release" not in await done_keys(db, rid)
+    clock.advance(hours=1)
     fake_github.transfer_repo("alice/flask-thing", "pallets-eco")
     await svc.run_pass()
-    # The release after approval was cut from the repository that is now in the org.
+    assert "repo_transferred" in await done_keys(db, rid)
+    assert "release" not in await done_keys(db, rid)  # older than the transfer
+    clock.advance(days=2)
+    await svc.run_pass()
+    assert "release" not in await done_keys(db, rid)
+    fake_pypi.add_release("flask-thing", "1.2.0", clock.now())
+    clock.advance(minutes=10)
+    await svc.run_pass()
+    assert "release" in await done_keys(db, rid)
+    assert (await items(db, rid))["release"].note.startswith("1.2.0 released")
+
+
+async def test_a_release_made_between_the_move_and_the_pass_that_saw_it_counts(db, clock, fake_github, fake_pypi,
+                                                                            http, world):
+    rid = await approved_request(db, clock, world["id"])
+    svc = tracker(db, clock, fake_github, fake_pypi, http)
+    clock.advance(days=1)
+    await svc.run_pass()
+    clock.advance(minutes=2)
+    fake_github.transfer_repo("alice/flask-thing", "pallets-eco")
+    clock.advance(minutes=3)
+    fake_pypi.add_release("flask-thing", "2.0.0", clock.now())
+    clock.advance(minutes=5)  # the next pass, one interval after the last
+    await svc.run_pass()
     assert {"repo_transferred", "release"} <= await done_keys(db, rid)
 
 
