@@ -27,6 +27,7 @@ from bot.services.suggestions import (
     SuggestionService,
     WorkIdea,
     age_text,
+    elapsed_text,
 )
 from cogs._base import EcoCog, GuardedDynamicItem, custom_id_template
 
@@ -95,9 +96,12 @@ def notes_for(answer: Suggestions) -> str | None:
         notes.append("You've seen every matching issue in the last 14 days; here they are again.")
     if answer.stale and answer.data_age is not None:
         notes.append(
-            f"This list is from {age_text(answer.data_age).replace('today', 'earlier today')}: "
-            "GitHub could not be reached since."
+            f"This list was last updated {elapsed_text(answer.data_age)}: GitHub could not be reached since."
         )
+    elif answer.stale:
+        # Repositories are known but no refresh has completed yet (GitHub failed mid-way): don't
+        # let a short list or the docs/tests fallback read as "there are no beginner issues".
+        notes.append("I could not finish reading the issues from GitHub yet, so this list may be incomplete.")
     return "\n".join(notes) or None
 
 

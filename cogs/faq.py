@@ -141,6 +141,16 @@ class Faq(EcoCog):
                 ephemeral=True,
             )
             return
+        # Noted before anything is awaited: an automatic answer still waiting out its delay must
+        # see it, or the member would get the same answer twice.
+        self.service.note_maintainer_answer(message.id)
+        already = await self.service.answered_topic(message.id)
+        if already is not None:
+            done = self.service.faq.get(already)
+            await interaction.response.send_message(
+                f"I already answered that message with **{done.title if done else already}**.", ephemeral=True
+            )
+            return
         await interaction.response.send_message(f"Answering with **{match.topic.title}**.", ephemeral=True)
         reply = await message.reply(
             embed=render_topic(match.topic, automatic=True),
@@ -189,12 +199,15 @@ class Faq(EcoCog):
             in_thread=in_thread,
             thread_started_by_bot=in_thread and me is not None and channel.owner_id == me.id,
             reply_to_message_id=reference,
+            mentioned_user_ids=frozenset(user.id for user in message.mentions),
         )
 
     async def _speak(self, message: discord.Message, decision: Decision) -> None:
         if decision.topic is not None and self.bot.settings.faq.reply_delay_seconds > 0:
             await asyncio.sleep(self.bot.settings.faq.reply_delay_seconds)
-            if self.service.maintainer_replied(message.id):
+            if self.service.maintainer_replied(
+                message.id, channel_id=message.channel.id, author_id=message.author.id, after=decision.order
+            ):
                 self.service.release_user(message.author.id)
                 decision = Decision(welcome=decision.welcome)
         content = WELCOME if decision.welcome else None

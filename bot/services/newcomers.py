@@ -37,6 +37,7 @@ class IncomingMessage:
     in_thread: bool = False
     thread_started_by_bot: bool = False
     reply_to_message_id: int | None = None
+    mentioned_user_ids: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class Decision:
     topic: FaqTopic | None = None
     # Mentioned the bot but no confident answer: point them at /eco faq instead of staying silent.
     unsure: bool = False
+    # Position of the message among those considered: a maintainer's mention with a later
+    # position came after it (a count, not a time, so two messages in one instant stay ordered).
+    order: int = 0
 
     @property
     def speaks(self) -> bool:
@@ -79,6 +83,10 @@ class NewcomerService:
         self._unsure_user_last: dict[int, datetime] = {}
         self._welcome_times: collections.deque[datetime] = collections.deque()
         self._maintainer_replied: collections.OrderedDict[int, None] = collections.OrderedDict()
+        # (channel, member) -> when a maintainer last addressed that member there by mention: an
+        # answer typed as "@member see ..." instead of Discord's reply also counts as replying first.
+        self._maintainer_mentioned: collections.OrderedDict[tuple[int, int], int] = collections.OrderedDict()
+        self._order = 0
 
     async def load(self) -> None:
         since = self._clock.now() - max(DAY, timedelta(minutes=self._settings.cooldown_minutes))
@@ -96,11 +104,14 @@ class NewcomerService:
     # ----- the hot path ---------------------------------------------------------------------------
 
     def consider(self, msg: IncomingMessage) -> Decision:
+        self._order += 1
         if msg.author_is_bot:
             return Decision()
         if msg.author_is_maintainer:
             if msg.reply_to_message_id is not None:
                 self._note_maintainer_reply(msg.reply_to_message_id)
+            if msg.mentioned_user_ids:
+                self._note_maintainer_mentions(msg.channel_id, msg.mentioned_user_ids)
             return Decision()
         if msg.in_thread and not msg.thread_started_by_bot and not self._settings.answer_in_foreign_threads:
             return Decision()
@@ -114,7 +125,7 @@ class NewcomerService:
                 topic = match.topic
             elif match is None and msg.mentions_bot:
                 unsure = self._take_unsure(msg, now)
-        return Decision(welcome=welcome, topic=topic, unsure=unsure)
+        return Decision(welcome=welcome, topic=topic, unsure=unsure, order=self._order)
 
     def _take_welcome(self, msg: IncomingMessage, now: datetime) -> bool:
         key = (msg.guild_id, msg.author_id)
@@ -172,8 +183,42 @@ class NewcomerService:
         while len(self._maintainer_replied) > 5000:
             self._maintainer_replied.popitem(last=False)
 
-    def maintainer_replied(self, message_id: int) -> bool:
-        return message_id in self._maintainer_replied
+    def _note_maintainer_mentions(self, channel_id: int, user_ids: frozenset[int]) -> None:
+        for user_id in user_ids:
+            key = (channel_id, user_id)
+            self._maintainer_mentioned.pop(key, None)
+            self._maintainer_mentioned[key] = self._order
+        while len(self._maintainer_mentioned) > 5000:
+            self._maintainer_mentioned.popitem(last=False)
+
+    def maintainer_replied(
+        self,
+        message_id: int,
+        *,
+        channel_id: int | None = None,
+        author_id: int | None = None,
+        after: int | None = None,
+    ) -> bool:
+        """Whether a maintainer answered the message: by replying to it, or (given its channel,
+        author and `Decision.order`) by mentioning its author in that channel after it."""
+        if message_id in self._maintainer_replied:
+            return True
+        if channel_id is None or author_id is None or after is None:
+            return False
+        at = self._maintainer_mentioned.get((channel_id, author_id))
+        return at is not None and at > after
+
+    def note_maintainer_answer(self, message_id: int) -> None:
+        """A maintainer answered this message by hand ("Answer with FAQ"): an automatic answer
+        still waiting out its delay stays quiet, so the member doesn't get the answer twice."""
+        self._note_maintainer_reply(message_id)
+
+    async def answered_topic(self, message_id: int) -> str | None:
+        """The topic already answered to this message, if any (automatically or by hand)."""
+        async with self._db() as session:
+            return await session.scalar(
+                select(FaqReply.topic_id).where(FaqReply.message_id == message_id).limit(1)
+            )
 
     # ----- durable records (only when the bot speaks) ---------------------------------------------
 

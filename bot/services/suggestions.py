@@ -29,7 +29,14 @@ from bot.services.suggestions_refresh import (
     SearchPacer,
     search_query,
 )
-from bot.services.suggestions_text import CONTRIBUTING_URL, WorkIdea, age_text, fallback_ideas, why_line
+from bot.services.suggestions_text import (
+    CONTRIBUTING_URL,
+    WorkIdea,
+    age_text,
+    elapsed_text,
+    fallback_ideas,
+    why_line,
+)
 
 log = logging.getLogger(__name__)
 
@@ -268,10 +275,11 @@ class SuggestionService:
 
     def _rank(self, rows: list[_Row], repos: dict[str, RepoFacts], now: datetime) -> list[_Row]:
         """Beginner label (config order), then recent activity, then the repository's recent
-        maintainer activity (pushes need write access). Issues idle for more than
-        max_age_days come only when nothing else is left."""
+        maintainer activity (pushes need write access). Issues opened more than max_age_days
+        ago come only when nothing else is left, however recently someone commented on them:
+        the answer shows "opened N years ago", and that is the age the setting promises."""
         max_age = timedelta(days=self._cfg.max_age_days)
-        fresh = [r for r in rows if now - r.updated_at <= max_age]
+        fresh = [r for r in rows if now - r.created_at <= max_age]
         pool = fresh or rows
         month, half_year, quarter = timedelta(days=30), timedelta(days=180), timedelta(days=90)
         maintained = {
@@ -323,8 +331,10 @@ class SuggestionService:
         return result.rowcount
 
     async def digest_due(self) -> list[DigestPlan]:
-        """Subscribers with no digest this ISO week and at least one beginner issue opened since
-        their last digest (or in the last 7 days)."""
+        """Subscribers with no digest this ISO week nor in the last 7 days, and at least one
+        beginner issue opened since their last digest (or in the last 7 days for a first one).
+        The ISO week is the durable once-only key; the 7 days keep a Sunday digest from being
+        followed by another on Monday."""
         now = self._clock.now()
         week = week_key(now)
         async with self._db() as s:
@@ -344,9 +354,12 @@ class SuggestionService:
             rows = self._filter(snap.rows, repos, "any")
         plans = []
         for user_id, projects in sorted(subs.items()):
-            if user_id in done:
+            last = last_sent.get(user_id)
+            if user_id in done or (last is not None and now - last < timedelta(days=7)):
                 continue
-            since = max(now - timedelta(days=7), last_sent.get(user_id) or now - timedelta(days=7))
+            # Everything opened since the last digest, so issues held back by the 7 days (or
+            # while the bot was down) are not lost.
+            since = last if last is not None else now - timedelta(days=7)
             wanted = {p.lower() for p in projects}
             new = [
                 r for r in rows
@@ -413,5 +426,5 @@ def _active_repos(repos: Iterable[RepoFacts]) -> list[RepoFacts]:
 
 __all__ = [
     "CONTRIBUTING_URL", "KINDS", "DigestPlan", "DigestRun", "RefreshResult", "SearchPacer", "Suggestion",
-    "SuggestionService", "Suggestions", "WorkIdea", "age_text", "search_query", "week_key",
+    "SuggestionService", "Suggestions", "WorkIdea", "age_text", "elapsed_text", "search_query", "week_key",
 ]

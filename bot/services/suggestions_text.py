@@ -40,6 +40,19 @@ def age_text(delta: timedelta) -> str:
     return f"{days // 365} years ago"
 
 
+def elapsed_text(delta: timedelta) -> str:
+    """How long ago, precise enough for data that is minutes or hours old ("3 hours ago")."""
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 1:
+        return "just now"
+    if minutes < 60:
+        return f"{minutes} minute{'s' if minutes != 1 else ''} ago"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} hour{'s' if hours != 1 else ''} ago"
+    return age_text(delta)
+
+
 def why_line(
     *,
     label: str | None,

@@ -66,6 +66,12 @@ async def test_first_start_fetches_once_and_shows_only_clean_issues(eco):
     assert reply.ephemeral
     assert listed(reply) == ["Good one"]
     text = reply.text()
+    # Each suggestion: link, repository, labels, age, comment count and why this one.
+    item = reply.embeds[0]["description"].split("\n\n")[0]
+    assert f"/{ORG}/flask-mail/issues/1)" in item
+    assert f"{ORG}/flask-mail#1" in item and "`good first issue`" in item
+    assert "opened 2 days ago" in item and "0 comments" in item
+    assert "_Labelled `good first issue`" in item and "no discussion yet" in item
     assert "No need to ask to be assigned" in text and "https://palletsprojects.com/contributing/" in text
     assert {cid.split(":")[2] for cid, _, _ in reply.buttons()} == {"more", "public"}
 
@@ -124,6 +130,12 @@ async def test_project_autocomplete_lists_live_repos(eco):
     await typed.wait_ack()
     assert [c["value"] for c in typed.choices] == ["flask-mail", "wtforms-alchemy"]
 
+    # A name typed past the autocomplete: a clear, private answer, not a failure.
+    for name, expected in [("flask-nope", "don't know a repository"), ("flask-old", "is archived")]:
+        wrong = await eco.slash(eco.USER, "eco contribute", project=name)
+        reply = await wrong.wait_message()
+        assert reply.ephemeral and expected in reply.content
+
 
 async def test_fallback_for_a_repo_without_issues_and_an_org_without_labels(eco):
     repo(eco, "flask-empty", files={"README.md": "hi", "tests/test_a.py": ""}, releases=[("2.0", ago(days=40))])
@@ -154,7 +166,20 @@ async def test_stale_cache_is_served_while_github_is_down(eco):
     reply = await answer.wait_message(timeout=1.0)  # from the cache: no waiting on GitHub
     assert answer.ack_latency < 1.0
     assert listed(reply) == ["Cached issue"]
-    assert "GitHub could not be reached since" in reply.content
+    assert "last updated 3 hours ago: GitHub could not be reached since" in reply.content
+
+
+async def test_first_refresh_failing_midway_says_the_list_may_be_incomplete(eco):
+    repo(eco, "flask-mail", files={"docs/index.md": ""})
+    eco.github.add_issue(f"{ORG}/flask-mail", "Not fetched yet", labels=["docs"])
+    eco.github.fail("GET", "/search/issues", 500, times=10)
+    result = await cog(eco).service.refresh()
+    assert not result.ok and result.repos == 1  # the repositories were read, the issues were not
+
+    answer = await eco.slash(eco.USER, "eco contribute")
+    reply = await answer.wait_message()
+    assert listed(reply) == [] and "Docs and tests work" in reply.text()
+    assert "may be incomplete" in reply.content
 
 
 async def test_refresh_with_nothing_changed_is_only_304s(eco):

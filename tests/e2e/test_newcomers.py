@@ -136,8 +136,11 @@ async def test_welcome_once_per_member_even_after_a_restart(harness) -> None:
 async def test_topics_are_answered_for_three_phrasings_each(make_harness) -> None:
     h = await make_harness(**CONTENT_ON)
     questions = labelled()
-    for topic_id in ("transfer-extension", "pypi-ownership", "not-owner-fork", "issue-assignment"):
-        title = h.bot.get_cog("Faq").service.faq.get(topic_id).title
+    topics = h.bot.get_cog("Faq").service.faq.topics
+    assert len(topics) >= 15
+    for topic in topics:  # every topic, as a member would ask it, through the real listener
+        topic_id, title = topic.id, topic.title
+        assert len(questions[topic_id]) >= 3, topic_id
         for text in questions[topic_id][:3]:
             asked = await h.discord.send_message(new_member(h), h.ECO_CHANNEL, text)
             reply = await reply_to(h, asked)
@@ -197,6 +200,20 @@ async def test_maintainer_who_replied_first_keeps_the_bot_quiet(make_harness) ->
     reply = await reply_to(h, other)
     assert time.monotonic() - start >= 0.25
     assert topic_of(reply) == "code-of-conduct"
+
+
+async def test_a_maintainer_answering_by_mention_also_keeps_the_bot_quiet(make_harness) -> None:
+    h = await make_harness(faq={"reply_delay_seconds": 0.3}, **CONTENT_ON)
+    hello = await h.discord.send_message(h.USER, h.ECO_CHANNEL, "hi all")
+    await reply_to(h, hello)  # the welcome, out of the way
+    question = await h.discord.send_message(h.USER, h.ECO_CHANNEL, TRANSFER_Q)
+    # Not Discord's reply feature: the maintainer just addresses the member.
+    await h.discord.send_message(
+        h.MAINTAINER, h.ECO_CHANNEL, f"<@{h.USER}> see the ecosystem page", mentions=(h.USER,)
+    )
+    await asyncio.sleep(0.5)
+    await settle(h)
+    assert replies_to(h, question) == []
 
 
 async def test_bots_and_maintainers_are_ignored(make_harness) -> None:
@@ -284,6 +301,31 @@ async def test_answer_with_faq_menu_is_for_maintainers(harness) -> None:
             break
         await asyncio.sleep(0.1)
     assert expected in text
+
+
+async def test_answer_with_faq_and_the_automatic_answer_never_both_reply(make_harness) -> None:
+    h = await make_harness(faq={"reply_delay_seconds": 0.5}, **CONTENT_ON)
+    # A maintainer answers by hand while the automatic answer is still waiting out its delay.
+    pending = await h.discord.send_message(h.USER, h.ECO_CHANNEL, TRANSFER_Q)
+    used = await h.discord.message_command(h.MAINTAINER, "Answer with FAQ", pending)
+    assert "Answering with" in (await used.wait_message()).content
+    await asyncio.sleep(0.8)
+    await settle(h)
+    answers = [m for m in replies_to(h, pending) if topic_of(m)]
+    assert [topic_of(m) for m in answers] == ["transfer-extension"]
+
+    # The automatic answer came first: the menu says so instead of answering again.
+    asked = await h.discord.send_message(h.USER2, h.ECO_CHANNEL, COC_Q)
+    assert topic_of(await reply_to(h, asked, timeout=5)) == "code-of-conduct"
+    for _ in range(50):  # the answer is recorded right after it is posted
+        if await h.bot.get_cog("Faq").service.answered_topic(asked.id):
+            break
+        await asyncio.sleep(0.05)
+    again = await h.discord.message_command(h.MAINTAINER, "Answer with FAQ", asked)
+    note = await again.wait_message()
+    assert note.ephemeral and "already answered" in note.content and "Code of conduct" in note.content
+    await settle(h)
+    assert len([m for m in replies_to(h, asked) if topic_of(m)]) == 1
 
 
 async def test_not_helpful_is_counted_once_per_user_and_shown_to_maintainers(make_harness) -> None:

@@ -301,3 +301,27 @@ def test_search_for_autocomplete(book: FaqBook) -> None:
     assert len(book.search("")) == min(25, len(book.topics))
     assert book.search("zzzqqq") == []
     assert len(book.search("", limit=3)) == 3
+
+
+# ------------------------------------------------------------------------- start-up
+
+
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_bot_refuses_to_start_with_a_broken_faq_and_says_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    from bot.__main__ import main
+
+    broken = _write(tmp_path, links='{ label = "Old guide", url = "http://flask.pocoo.org/docs/" }')
+    config = tmp_path / "config.toml"
+    example = (ROOT / "config.example.toml").read_text()
+    assert '# path = "faq.toml"' in example
+    config.write_text(example.replace('# path = "faq.toml"', f"path = {str(broken)!r}"))
+    monkeypatch.setenv("DISCORD_TOKEN", "x")
+
+    assert main(["--config", str(config), command]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "error: faq.toml: topic 'sample-topic': key 'links'[1] url: 'http://flask.pocoo.org/docs/' "
+        "is not an https:// URL"
+    ]

@@ -213,6 +213,26 @@ async def test_maintainer_reply_is_noted_and_gives_back_the_members_daily_answer
     assert service.consider(msg(USER, COC_Q)).topic.id == "code-of-conduct"
 
 
+async def test_a_maintainer_mentioning_the_member_after_the_question_counts_as_a_reply(make_service) -> None:
+    service = await make_service()
+    earlier = msg(MAINT, "welcome aboard", author_is_maintainer=True, mentioned_user_ids=frozenset({USER}))
+    service.consider(earlier)
+    question = msg(USER, TRANSFER_Q)
+    decision = service.consider(question)
+    assert decision.topic is not None
+    where = dict(channel_id=ECO, author_id=USER, after=decision.order)
+    # A mention before the question, or of someone else, or in another channel, is no answer to it.
+    assert not service.maintainer_replied(question.message_id, **where)
+    service.consider(msg(MAINT, "hi", author_is_maintainer=True, mentioned_user_ids=frozenset({USER2})))
+    service.consider(msg(MAINT, "hi", author_is_maintainer=True, channel_id=OTHER_ECO_THREAD,
+                         mentioned_user_ids=frozenset({USER})))
+    assert not service.maintainer_replied(question.message_id, **where)
+    service.consider(msg(MAINT, "see the ecosystem page", author_is_maintainer=True,
+                         mentioned_user_ids=frozenset({USER})))
+    assert service.maintainer_replied(question.message_id, **where)
+    assert not service.maintainer_replied(question.message_id)  # no reply reference to it
+
+
 async def test_maintainers_and_bots_get_no_answers(make_service) -> None:
     service = await make_service()
     assert not service.consider(msg(MAINT, TRANSFER_Q, author_is_maintainer=True)).speaks

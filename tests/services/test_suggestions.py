@@ -47,6 +47,10 @@ class World:
         self.service = self.make()
         return self.service
 
+    def make_with(self, **sections) -> SuggestionService:
+        """Another service over the same cache, with some settings changed."""
+        return self.make(**sections)
+
 
 @pytest.fixture
 async def world(tmp_path):
@@ -58,17 +62,15 @@ async def world(tmp_path):
     db = create_session_factory(engine)
     clock = FakeClock(NOW)
     sleeps = Sleeps()
-    settings = parse_settings(
-        {
-            "discord": {"guild_id": 1, "eco_channel_id": 2, "review_channel_id": 3, "maintainer_role_ids": [4]},
-            "github": {"org": ORG, "api_url": fake.api_url, "web_url": fake.web_url},
-        },
-        {"DISCORD_TOKEN": "x", "GITHUB_TOKEN": fake.bot_token},
-    )
+    raw = {
+        "discord": {"guild_id": 1, "eco_channel_id": 2, "review_channel_id": 3, "maintainer_role_ids": [4]},
+        "github": {"org": ORG, "api_url": fake.api_url, "web_url": fake.web_url},
+    }
     async with aiohttp.ClientSession() as http:
         github = GitHubClient(http, api_url=fake.api_url, web_url=fake.web_url, token=fake.bot_token, retries=0)
 
-        def make() -> SuggestionService:
+        def make(**sections) -> SuggestionService:
+            settings = parse_settings(raw | sections, {"DISCORD_TOKEN": "x", "GITHUB_TOKEN": fake.bot_token})
             return SuggestionService(db, github, clock, settings, pacer=SearchPacer(sleep=sleeps))
 
         yield World(fake, make, clock, sleeps, db)
@@ -182,6 +184,28 @@ async def test_old_issues_only_when_nothing_else(world):
     world.fake.add_issue(f"{ORG}/flask-mail", "ancient", labels=["docs"], created_at=ago(days=1000))
     await world.service.refresh()
     assert titles(await world.service.suggest(1)) == ["ancient"]
+
+
+async def test_max_age_counts_from_when_the_issue_was_opened(world):
+    add_repo(world, "flask-mail")
+    world.fake.add_issue(
+        f"{ORG}/flask-mail", "opened long ago, bumped yesterday", labels=["good first issue"],
+        created_at=ago(days=1000), updated_at=ago(days=1),
+    )
+    world.fake.add_issue(f"{ORG}/flask-mail", "recent docs", labels=["docs"], created_at=ago(days=40))
+    await world.service.refresh()
+    # A fresher issue exists, so the one opened 1,000 days ago is left out despite its better label.
+    assert titles(await world.service.suggest(1)) == ["recent docs"]
+
+
+async def test_max_age_days_is_configurable(world):
+    add_repo(world, "flask-mail")
+    world.fake.add_issue(f"{ORG}/flask-mail", "two months old", labels=["good first issue"], created_at=ago(days=60))
+    world.fake.add_issue(f"{ORG}/flask-mail", "last week", labels=["docs"], created_at=ago(days=7))
+    await world.service.refresh()
+    assert titles(await world.service.suggest(1)) == ["two months old", "last week"]
+    svc = world.make_with(contribute={"max_age_days": 30})
+    assert titles(await svc.suggest(2)) == ["last week"]
 
 
 # ------------------------------------------------------------------ "More"
@@ -407,6 +431,40 @@ async def test_digest_sent_once_a_week_even_across_restarts(world):
     sent.clear()
     await world.service.run_digest_once(send)
     assert [p.user_id for p in sent] == [6]
+
+
+async def test_digests_are_seven_days_apart_even_across_a_week_boundary(world):
+    # Sunday evening: the week's digest goes out.
+    sunday = (NOW + timedelta(days=(6 - NOW.weekday()) % 7)).replace(hour=20, minute=0, second=0)
+    if sunday <= NOW:
+        sunday += timedelta(days=7)
+    world.clock.advance(seconds=(sunday - NOW).total_seconds())
+    assert world.clock.now().isoweekday() == 7
+    add_repo(world, "flask-mail")
+    world.fake.add_issue(f"{ORG}/flask-mail", "Sunday's", labels=["docs"], created_at=world.clock.now())
+    await world.service.refresh()
+    await world.service.subscribe(5)
+    sent: list = []
+
+    async def send(plan):
+        sent.append([i.title for i in plan.items])
+        return "dm"
+
+    assert (await world.service.run_digest_once(send)).sent == 1
+
+    # Monday is a new ISO week, but a second digest a day later would be spam.
+    world.clock.advance(hours=12)
+    world.fake.add_issue(f"{ORG}/flask-mail", "Monday's", labels=["docs"], created_at=world.clock.now())
+    await world.service.refresh()
+    assert (await world.service.run_digest_once(send)).sent == 0
+    world.clock.advance(days=6, hours=11)
+    assert (await world.service.run_digest_once(send)).sent == 0
+
+    # Seven days on, the held-back issue comes (it was opened since the last digest).
+    world.clock.advance(hours=1)
+    await world.service.refresh()
+    assert (await world.service.run_digest_once(send)).sent == 1
+    assert sent == [["Sunday's"], ["Monday's"]]
 
 
 async def test_failed_digest_is_not_retried_the_same_week(world):
