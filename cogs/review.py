@@ -238,6 +238,8 @@ class Review(EcoCog, name="Review"):
 
     @commands.Cog.listener()
     async def on_transfer_updated(self, request_id: int) -> None:
+        # Verified after the maintainers approved: their votes decide now (no confirm button left to press).
+        await self.handle_outcome(await self.review.reconsider(request_id))
         self.refresh_card(request_id)
 
     @commands.Cog.listener()

@@ -344,6 +344,24 @@ class ReviewService:
             await session.commit()
             return outcome
 
+    async def reconsider(self, request_id: int) -> VoteOutcome:
+        """Apply the votes again after the request itself changed. Approvals given while it was
+        unverified decide once it is verified: the reason for the confirm step is gone."""
+        now = self._now()
+        async with self.db() as session:
+            # A no-op write first, for the write lock (see record_vote).
+            await session.execute(text("UPDATE transfer_requests SET state = state WHERE id = :id"), {"id": request_id})
+            request = await session.get(TransferRequest, request_id)
+            if request is None or request.state not in REVIEWABLE:
+                state = request.state if request else None
+                await session.rollback()
+                return VoteOutcome(request_id, "ignored", state, reason="already decided")
+            tally = await _tally(session, request_id)
+            actor = (tally.approvals or (None,))[-1]
+            outcome = await self._decide(session, request, actor_id=actor, now=now, status="unchanged")
+            await session.commit()
+            return outcome
+
     async def confirm_approval(self, request_id: int, user_id: int, is_maintainer: bool) -> VoteOutcome:
         """The second step for unverified / not-accepted requests."""
         if not is_maintainer:

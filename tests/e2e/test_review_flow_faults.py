@@ -171,3 +171,20 @@ async def test_queue_shows_tracked_transfers_with_what_is_left(h):
     line = next(t for t in text.splitlines() if t.startswith(f"#{tracked} "))
     assert "3d" in line and "GitHub transfer, PyPI owner, publish workflow" in line
     assert "requester joins org" not in line
+
+
+async def test_approval_given_while_unverified_decides_once_the_request_is_verified(h):
+    rid = await submit(h, verified=False)
+    card = await card_of(h, rid)
+    await h.discord.react(h.MAINTAINER, card, APPROVE)
+    await h.discord.wait_for_message(
+        h.review_channel_id, lambda m: m.id == card.id and any(b[0] == f"eco:review:confirm:{rid}" for b in m.buttons())
+    )
+    done = await h.slash(h.MAINTAINER2, "eco verify-manual", request=rid, reason="Known maintainer of it")
+    await done.wait_message()
+    await wait_state(h, rid, "approved")
+    await wait_card(h, rid, "approved: transfer steps in progress")
+    await settle(h)
+    assert (await stored(h, rid)).decided_by == h.MAINTAINER
+    assert h.discord.get_message(card.id).buttons() == []  # the confirm button is gone
+    assert sum("Approved by" in t for t in thread_texts(h, card.id)) == 1

@@ -274,6 +274,27 @@ async def test_unverified_or_not_accepted_needs_a_confirm_button(db, clock, veri
     assert await events(db, rid, "review.approved_confirmed") == 1
 
 
+async def test_approvals_given_before_verification_decide_once_verified(db, clock):
+    rid = await add_request(db, clock, verified=False)
+    svc = service(db, clock)
+    assert (await svc.record_vote(rid, MAINT_A, APPROVE, True, True)).awaiting_confirmation
+    assert (await svc.reconsider(rid)).decision is None  # still unverified: the button stays
+    async with db() as s:
+        (await s.get(TransferRequest, rid)).verified_at = clock.now()
+        await s.commit()
+    outcome = await svc.reconsider(rid)
+    assert outcome.decision == "approved" and outcome.decided_by == MAINT_A
+    assert (await svc.reconsider(rid)).decision is None
+    assert await events(db, rid, "review.approved") == 1
+
+
+async def test_reconsidering_without_enough_approvals_decides_nothing(db, clock):
+    rid = await add_request(db, clock)
+    svc = service(db, clock, review={"approvals_required": 2})
+    await svc.record_vote(rid, MAINT_A, APPROVE, True, True)
+    assert (await svc.reconsider(rid)).decision is None and await state_of(db, rid) == "under_review"
+
+
 # ----------------------------------------------------------------------- catch-up
 
 
