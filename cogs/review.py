@@ -116,7 +116,7 @@ class Review(EcoCog, name="Review"):
     def _lock(self, request_id: int) -> asyncio.Lock:
         return self._locks.setdefault(request_id, asyncio.Lock())
 
-    async def _channel(self, channel_id: int | None) -> Any:
+    async def _channel(self, channel_id: int | None, setting: str | None = None) -> Any:
         if channel_id is None:
             return None
         channel = self.bot.get_channel(channel_id)
@@ -124,7 +124,12 @@ class Review(EcoCog, name="Review"):
             try:
                 channel = await self.bot.fetch_channel(channel_id)
             except discord.HTTPException:
-                log.error("review: channel %s is missing or not visible to the bot", channel_id)
+                if setting:  # a configured channel: say which key to fix
+                    log.error("review: %s %s is missing or not visible to the bot: fix the setting or the "
+                              "bot's View Channel permission (`python -m bot check` lists what is wrong)",
+                              setting, channel_id)
+                else:
+                    log.error("review: channel %s is missing or not visible to the bot", channel_id)
                 return None
         return channel
 
@@ -137,7 +142,7 @@ class Review(EcoCog, name="Review"):
 
     async def _send_card(self, request_id: int, *, new_thread: bool) -> None:
         channel_id = self.settings.discord.review_channel_id
-        channel = await self._channel(channel_id)
+        channel = await self._channel(channel_id, "discord.review_channel_id")
         if channel is None:
             return
         data = await self.review.card_data(request_id)
@@ -179,7 +184,7 @@ class Review(EcoCog, name="Review"):
     async def _open_thread(self, message: discord.Message, data: render.CardData) -> int | None:
         name = f"#{data.request.id} {data.request.repo_full_name}"[:100]
         if self.settings.review.thread_mode == "requester":
-            eco = await self._channel(self.settings.discord.eco_channel_id)
+            eco = await self._channel(self.settings.discord.eco_channel_id, "discord.eco_channel_id")
             if eco is None:
                 return None
             thread = await eco.create_thread(
@@ -360,7 +365,7 @@ class Review(EcoCog, name="Review"):
             data = await self.review.card_data(request_id)
         thread = await self._channel(data.request.review_thread_id)
         if thread is None:
-            thread = await self._channel(self.settings.discord.review_channel_id)
+            thread = await self._channel(self.settings.discord.review_channel_id, "discord.review_channel_id")
         if thread is None:
             return
         try:
@@ -400,7 +405,7 @@ class Review(EcoCog, name="Review"):
             found = await self._channel(data.tracking.requester_thread_id)
             if found is not None:
                 return found
-        eco = await self._channel(self.settings.discord.eco_channel_id)
+        eco = await self._channel(self.settings.discord.eco_channel_id, "discord.eco_channel_id")
         if eco is None:
             return None
         try:
@@ -528,7 +533,7 @@ class Review(EcoCog, name="Review"):
             return
         data = await self.review.card_data(request_id)
         await self._thread_send(request_id, "Every checklist step is done. Thank you!")
-        channel = await self._channel(self.settings.discord.announce_channel)
+        channel = await self._channel(self.settings.discord.announce_channel, "discord.announce_channel_id")
         if channel is not None:
             try:
                 await channel.send(render.announcement(data.request, self.settings))

@@ -5,6 +5,8 @@ while the bot is away), the org invitation failing or not needed, and the queue 
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.db.models.transfers import TransferRequest
 from tests.e2e.test_review_flow import (  # noqa: F401  (h is a fixture, used by name)
     ADMIN_TOKEN,
@@ -188,3 +190,18 @@ async def test_approval_given_while_unverified_decides_once_the_request_is_verif
     assert (await stored(h, rid)).decided_by == h.MAINTAINER
     assert h.discord.get_message(card.id).buttons() == []  # the confirm button is gone
     assert sum("Approved by" in t for t in thread_texts(h, card.id)) == 1
+
+
+async def test_misconfigured_review_channel_is_logged_with_its_setting_and_nothing_is_half_done(make_harness):
+    missing = 900_000_000_000_000_999
+    h = await make_harness(discord={"review_channel_id": missing})
+    h.repo = setup_world(h)
+    rid = await submit(h)
+    await wait_until(lambda: asyncio.sleep(0, h.logs), lambda logs: "discord.review_channel_id" in logs)
+    assert f"discord.review_channel_id {missing} is missing or not visible to the bot" in h.logs
+    assert "python -m bot check" in h.logs
+    await settle(h)
+    request = await stored(h, rid)
+    assert request.state == "submitted" and request.review_message_id is None
+    queue = await (await h.slash(h.MAINTAINER, "eco queue")).wait_message()
+    assert "the review card to be posted" in queue.text()
