@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
-from discord.ext import tasks
+from discord.ext import commands, tasks
 
 from bot.errors import Conflict, InvalidInput, NotFoundError
 from bot.services.eligibility import EligibilityService
@@ -22,7 +22,7 @@ from bot.services.review import ReviewService
 from bot.services.transfer_status import TransferStatusService
 from bot.services.transfers import RequestInfo, TransferForm, TransferService
 from cogs import transfers_render as render
-from cogs._base import EcoCog, GuardedDynamicItem, GuardedModal, GuardedView, custom_id_template
+from cogs._base import EcoCog, GuardedDynamicItem, GuardedView, custom_id_template
 
 if TYPE_CHECKING:
     from bot.app import EcoBot
@@ -90,13 +90,21 @@ def after_submit_view(info: RequestInfo) -> discord.ui.View:
     return view_of(*([verify_button(info.id)] if needs_verification(info) else []))
 
 
-class TransferModal(GuardedModal):
-    """Step 1 of the form: five text inputs (Discord's maximum for a modal)."""
+FORM_ID = re.compile(r"eco:transfer:form:(?P<id>[0-9]{1,19})")
+FORM_FIELDS = ("repository", "pypi_project", "github_username", "pypi_username", "reason")
 
-    def __init__(self, cog: Transfers, request_id: int | None, values: TransferForm | None = None) -> None:
-        super().__init__(title="Move a project into pallets-eco", timeout=900)
-        self.cog = cog
-        self.request_id = request_id
+
+class TransferModal(discord.ui.Modal):
+    """Step 1 of the form: five text inputs (Discord's maximum for a modal).
+
+    Layout only, like `view_of`: stopped before it is sent, so discord.py keeps nothing in memory and
+    `Transfers.on_interaction` saves the submission, whether it comes in a minute later, an hour later
+    or after a restart (the custom_id names the draft being edited, 0 for a new one)."""
+
+    def __init__(self, request_id: int | None, values: TransferForm | None = None) -> None:
+        super().__init__(
+            title="Move a project into pallets-eco", timeout=None, custom_id=f"eco:transfer:form:{request_id or 0}"
+        )
         v = values or TransferForm(repository="")
         self.repository = discord.ui.TextInput(
             label="GitHub repository",
@@ -135,18 +143,21 @@ class TransferModal(GuardedModal):
         )
         for item in (self.repository, self.pypi_project, self.github_username, self.pypi_username, self.reason):
             self.add_item(item)
+        self.stop()
 
-    def form(self) -> TransferForm:
-        return TransferForm(
-            repository=self.repository.value,
-            pypi_project=self.pypi_project.value or "",
-            github_username=self.github_username.value,
-            pypi_username=self.pypi_username.value or "",
-            reason=self.reason.value,
-        )
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        await self.cog.save_step1(interaction, self.request_id, self.form())
+def submitted_form(data: dict[str, Any]) -> TransferForm:
+    """The form's answers from a modal submission's raw components (inputs nested in rows or labels)."""
+    values: dict[str, str] = {}
+    stack = list(data.get("components") or ())
+    while stack:
+        component = stack.pop()
+        if component.get("custom_id") in FORM_FIELDS and "value" in component:
+            values[component["custom_id"]] = component.get("value") or ""
+        stack.extend(component.get("components") or ())
+        if component.get("component"):
+            stack.append(component["component"])
+    return TransferForm(**{name: values.get(name, "") for name in FORM_FIELDS})
 
 
 class RetryFormView(GuardedView):
@@ -158,7 +169,7 @@ class RetryFormView(GuardedView):
 
     @discord.ui.button(label="Edit and try again", style=discord.ButtonStyle.primary)
     async def retry(self, interaction: discord.Interaction, _button: discord.ui.Button[Any]) -> None:
-        await interaction.response.send_modal(TransferModal(self.cog, self.request_id, self.values))
+        await interaction.response.send_modal(TransferModal(self.request_id, self.values))
 
 
 def form_of(info: RequestInfo) -> TransferForm:
@@ -219,7 +230,7 @@ class Transfers(EcoCog):
             )
             return
         if draft is None:
-            await interaction.response.send_modal(TransferModal(self, None))
+            await interaction.response.send_modal(TransferModal(None))
             return
         next_action = "submit" if draft.terms_accepted_at else "continue"
         embeds = [render.render_resume(draft)]
@@ -278,6 +289,20 @@ class Transfers(EcoCog):
 
     # ----- form steps -----------------------------------------------------------------------------
 
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        match = FORM_ID.fullmatch(str((interaction.data or {}).get("custom_id", "")))
+        if match is None:
+            return
+        try:
+            form = submitted_form(dict(interaction.data or {}))
+            await self.save_step1(interaction, int(match["id"]) or None, form)
+        except Exception as exc:  # the same routing as a modal's on_error
+            await self.bot.report_error(interaction, exc)
+
+
     async def save_step1(self, interaction: discord.Interaction, request_id: int | None, form: TransferForm) -> None:
         try:
             info = await self.service.save_form(
@@ -326,7 +351,7 @@ class Transfers(EcoCog):
             return
         if info.state != "draft":
             raise Conflict(f"Request #{info.id} is {info.state_label}; it can't be edited any more.")
-        await interaction.response.send_modal(TransferModal(self, info.id, form_of(info)))
+        await interaction.response.send_modal(TransferModal(info.id, form_of(info)))
 
     async def on_submit(self, interaction: discord.Interaction, request_id: int) -> None:
         closed = await self.service.get(request_id, interaction.user.id)
@@ -360,7 +385,7 @@ class Transfers(EcoCog):
                 ephemeral=True,
             )
             return
-        await interaction.response.send_modal(TransferModal(self, None, form_of(info)))
+        await interaction.response.send_modal(TransferModal(None, form_of(info)))
 
     async def on_withdraw(self, interaction: discord.Interaction, request_id: int) -> None:
         result = await self.service.withdraw(request_id, interaction.user.id)

@@ -63,7 +63,7 @@ ADVICE = {
     "not_owner": (
         "Only the current owner of a repository can transfer it. If the project looks abandoned, fork it, "
         "work on it under your account, then introduce yourself in #pallets-eco and ask to join the org. "
-        "This protects the many people who install the package."
+        "This protects the many people who install the package. See https://palletsprojects.com/ecosystem"
     ),
     "in_org": "It is already in pallets-eco: ask in #pallets-eco if you want to help maintain it.",
     "core": (

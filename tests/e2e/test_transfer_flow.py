@@ -170,6 +170,25 @@ async def test_resume_after_restart_mid_form(h):
     assert len(await request_row(h)) == 1
 
 
+async def test_form_open_across_a_restart_or_a_long_pause_still_saves(h):
+    """The form was on screen while the bot restarted (or the user typed for half an hour): what they
+    typed is saved when they press Submit, not dropped as an unknown modal."""
+    first = await open_form(h, h.USER)
+    await restart(h)
+    _, msg = await fill(h, h.USER, first, reason="Typed while the bot restarted.")
+    assert "step 1 saved" in msg.text()
+    [row] = await request_row(h)
+    assert (row.repo_key, row.reason) == ("alice/flask-foo", "Typed while the bot restarted.")
+
+    edit = await click(h, h.USER, msg, custom_id(msg, "edit"))
+    h.clock.advance(minutes=30)
+    await restart(h)
+    _, again = await fill(h, h.USER, edit, repository="alice/cronlike", pypi_project="")
+    assert "alice/cronlike" in again.text() and custom_id(again, "continue") == custom_id(msg, "continue")
+    [row] = await request_row(h)
+    assert row.repo_key == "alice/cronlike"
+
+
 async def test_edit_reopens_the_form_with_saved_answers(h):
     _, msg = await fill(h, h.USER, await open_form(h, h.USER), pypi_project="")
     edit = await click(h, h.USER, msg, custom_id(msg, "edit"))
@@ -243,6 +262,16 @@ async def test_each_verdict_is_shown_and_stored(h, repository, words):
         assert word in report.text()
     [row] = await request_row(h)
     assert row.state in ("submitted", "under_review") and row.report_json  # stored, never dropped
+
+
+async def test_asking_for_someone_elses_repository_gets_the_fork_path_and_is_stored(h):
+    msg = await to_ready(h, repository="fred/flask-session", pypi_project="", github_username="erin")
+    _, report = await submit(h, msg)
+    text = report.text()
+    assert "Eligibility: not accepted" in text and "belongs to fred, not to erin" in text
+    assert "fork it" in text and "https://palletsprojects.com/ecosystem" in text
+    [row] = await request_row(h)
+    assert row.verdict == "not_accepted" and row.state in ("submitted", "under_review")
 
 
 async def test_github_slow_is_acknowledged_in_time_saved_and_retried(h):

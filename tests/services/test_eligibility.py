@@ -292,7 +292,8 @@ async def test_non_owner_is_pointed_to_the_fork_path(world):
     report = await svc.evaluate("fred", "flask-session", github_username="erin")
     assert report.verdict == NOT_ACCEPTED
     assert check(report, "requester_owner").status == "fail"
-    assert "fork it" in report.advice
+    assert "belongs to fred, not to erin" in check(report, "requester_owner").reason
+    assert "fork it" in report.advice and "https://palletsprojects.com/ecosystem" in report.advice
 
 
 @pytest.mark.parametrize(
