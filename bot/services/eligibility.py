@@ -396,11 +396,13 @@ class EligibilityService:
         is_package = facts.has_package or project is not None
         if "cookiecutter.json" in facts.root or "copier.yml" in facts.root or any("{{" in d for d in facts.dirs):
             return "template", Check("kind", FAIL, title, "A project template (cookiecutter/copier), not a library.")
+        locales = bool(facts.dirs & _LOCALE_DIRS)
+        says_translation = bool(_TRANSLATION_WORDS.search(words) or _DOCS_NAME.search(repo.name))
+        # A pyproject.toml that only pins Sphinx (and Flask, for autodoc) is tooling, not a package:
+        # locale folders plus a name or description saying so, with nothing on PyPI, is a translation.
+        if (not is_package and (locales or says_translation)) or (project is None and locales and says_translation):
+            return "translation", Check("kind", FAIL, title, "A documentation translation with no package of its own.")
         if not is_package:
-            if facts.dirs & _LOCALE_DIRS or _TRANSLATION_WORDS.search(words) or _DOCS_NAME.search(repo.name):
-                return "translation", Check(
-                    "kind", FAIL, title, "A documentation translation with no package of its own."
-                )
             if _TEMPLATE_WORDS.search(words):
                 return "template", Check("kind", FAIL, title, "A project template or starter, not a library.")
         if project is None and (facts.root & _APP_FILES or {"app.py", "templates"} <= facts.root):

@@ -244,6 +244,7 @@ async def test_free_text_is_stored_as_typed_and_never_pings(h):
     ("repository", "words"),
     [
         ("bob/flask-docs-fr", ["not accepted (translation)", "pallets-eco/flask-docs-translations"]),
+        ("carlos/flask-docs-es", ["not accepted (translation)", "pallets-eco/flask-docs-translations"]),
         ("alice/cronlike", ["needs a maintainers' decision (adjacent)"]),
         ("carol/todo", ["not accepted (application)"]),
         ("carol/cookiecutter-flask-app", ["not accepted (template)"]),

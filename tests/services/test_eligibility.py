@@ -109,6 +109,28 @@ def build_world(gh: FakeGitHub, pypi: FakePyPI) -> None:
         },
     )
     gh.add_repo("bob/flask-zh", description="Flask 中文文档翻译", license=None, files={"docs/index.rst": "Flask"})
+    # A translation managed with uv: a pyproject.toml that only pins Sphinx and Flask (for autodoc).
+    gh.add_repo(
+        "carlos/flask-docs-es",
+        description="Traducción al español de la documentación de Flask",
+        license="BSD-3-Clause",
+        files={
+            "pyproject.toml": '[project]\nname = "flask-docs-es"\ndependencies = ["sphinx", "flask"]\n',
+            "locales/es/LC_MESSAGES/index.po": 'msgid "Welcome"\nmsgstr "Bienvenido"\n',
+            "docs/conf.py": "project = 'Flask'\n",
+        },
+    )
+    # An unpublished extension that ships its own translations: still an extension.
+    gh.add_repo(
+        "alice/flask-babelish",
+        description="Babel helpers for Flask apps",
+        license="MIT",
+        files={
+            "pyproject.toml": '[project]\nname = "flask-babelish"\ndependencies = ["flask"]\n',
+            "translations/de/LC_MESSAGES/messages.po": 'msgid "Hi"\nmsgstr "Hallo"\n',
+            "flask_babelish/__init__.py": "",
+        },
+    )
     # A cookiecutter template and an application.
     gh.add_repo(
         "carol/cookiecutter-flask-app",
@@ -233,15 +255,21 @@ async def test_adjacent_library_needs_a_decision(world):
     assert report.reasons[0].startswith("Adjacent")
 
 
-@pytest.mark.parametrize("repo", ["bob/flask-docs-fr", "bob/flask-zh"])
+@pytest.mark.parametrize("repo", ["bob/flask-docs-fr", "bob/flask-zh", "carlos/flask-docs-es"])
 async def test_docs_translation_is_not_accepted_with_a_pointer(world, repo):
     _, _, svc = world
     owner, name = repo.split("/")
-    report = await svc.evaluate(owner, name, github_username="bob")
+    report = await svc.evaluate(owner, name, github_username=owner)
     assert report.verdict == NOT_ACCEPTED
     assert report.kind == "translation"
     assert "pallets-eco/flask-docs-translations" in report.advice
     assert "Flask Community Working Group" in report.advice
+
+
+async def test_an_extension_with_its_own_translations_stays_an_extension(world):
+    _, _, svc = world
+    report = await svc.evaluate("alice", "flask-babelish", github_username="alice")
+    assert (report.verdict, report.kind) == (ELIGIBLE, "extension"), render_report_text(report)
 
 
 @pytest.mark.parametrize(
