@@ -99,9 +99,9 @@ def notes_for(answer: Suggestions) -> str | None:
             f"This list was last updated {elapsed_text(answer.data_age)}: GitHub could not be reached since."
         )
     elif answer.stale:
-        # Repositories are known but no refresh has completed yet (GitHub failed mid-way): don't
-        # let a short list or the docs/tests fallback read as "there are no beginner issues".
-        notes.append("I could not finish reading the issues from GitHub yet, so this list may be incomplete.")
+        # Repositories are known but no refresh has completed yet (the first one is slow or failed
+        # mid-way): don't let a short list or the docs/tests fallback read as "no beginner issues".
+        notes.append("The issue list is still being prepared, so this may be incomplete: try again in a minute.")
     return "\n".join(notes) or None
 
 

@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 WELCOME = (
     "Welcome to #pallets-eco! This channel is where the community maintains Flask, Click, Jinja and "
-    "Werkzeug extensions together in the pallets-eco organisation.\n"
+    "Werkzeug extensions together in the pallets-eco organisation. Introduce yourself here to join "
+    "the org.\n"
     "- `/eco transfer`: move an extension you own into the org\n"
     "- `/eco contribute`: find an open issue to start on\n"
     "- `/eco faq`: answers to the common questions"

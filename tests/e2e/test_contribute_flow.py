@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -81,6 +82,40 @@ async def test_first_start_fetches_once_and_shows_only_clean_issues(eco):
     assert answer.ephemeral and listed(answer) == ["Good one"]
     assert len(gh.requests) == calls  # answered from the cache
     assert not eco.discord.unknown_routes
+
+
+@pytest.mark.parametrize(
+    ("latency", "repos_known"),
+    [(1.6, False), (0.6, True)],  # per GitHub request; the first answer waits at most 1 s
+)
+async def test_first_start_with_a_slow_github_answers_in_time_and_says_the_list_is_being_prepared(
+    eco, monkeypatch, latency, repos_known
+):
+    # The module the bot loaded (discord.py loads extensions as fresh module objects).
+    monkeypatch.setattr(sys.modules[type(cog(eco)).__module__], "FIRST_FILL_TIMEOUT", 1.0)
+    repo(eco, "flask-mail")
+    eco.github.add_issue(f"{ORG}/flask-mail", "Worth the wait", labels=["docs"])
+    eco.github.latency = latency  # the repository list, then the search: longer than the wait
+
+    first = await eco.slash(eco.USER, "eco contribute")
+    reply = await first.wait_message(timeout=5, predicate=lambda m: bool(m.content or m.embeds))
+    assert reply.ephemeral and first.ack_latency < 1.0
+    if repos_known:
+        # Docs/tests work for the repositories already read, and a note that the issue list is
+        # still being prepared: never an empty answer, never a false "no beginner issues".
+        assert "still being prepared" in reply.content
+        assert listed(reply) == [] and "Docs and tests work" in reply.text()
+    else:
+        assert "being prepared. Try again in a minute" in reply.content and not reply.embeds
+
+    # The refresh carried on in the background: the next answer has the list.
+    for _ in range(100):
+        if (await cog(eco).service.suggest(eco.USER2)).items:
+            break
+        await asyncio.sleep(0.1)
+    eco.github.latency = 0.0
+    later = await eco.slash(eco.USER, "eco contribute")
+    assert listed(await later.wait_message()) == ["Worth the wait"]
 
 
 async def test_ranking_more_and_show_publicly(eco):
@@ -179,7 +214,7 @@ async def test_first_refresh_failing_midway_says_the_list_may_be_incomplete(eco)
     answer = await eco.slash(eco.USER, "eco contribute")
     reply = await answer.wait_message()
     assert listed(reply) == [] and "Docs and tests work" in reply.text()
-    assert "may be incomplete" in reply.content
+    assert "still being prepared, so this may be incomplete" in reply.content
 
 
 async def test_refresh_with_nothing_changed_is_only_304s(eco):

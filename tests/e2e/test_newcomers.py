@@ -108,6 +108,7 @@ async def test_welcome_once_per_member_even_after_a_restart(harness) -> None:
     welcome = await reply_to(h, first)
     for command in ("/eco transfer", "/eco contribute", "/eco faq"):
         assert command in welcome.content
+    assert "Introduce yourself here to join the org" in welcome.content  # what the channel is for
     assert welcome.embeds == [] and welcome.buttons() == []
 
     second = await h.discord.send_message(h.USER, h.ECO_CHANNEL, "anyone around today?")
