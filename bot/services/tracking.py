@@ -22,7 +22,7 @@ from bot.db.models.transfers import TransferRequest
 from bot.errors import InvalidInput, NotAllowed, NotFoundError
 from bot.github import GitHubClient
 from bot.http import ApiError, Forbidden, NotFound, RateLimited, Unavailable
-from bot.pypi import PyPIClient
+from bot.pypi import PyPIClient, PyPIProject
 from bot.services.review import (
     ITEM_BY_KEY,
     TRACKED,
@@ -273,23 +273,36 @@ class TrackingService:
             owners = [u for u in project.users_with_role("Owner") if u.lower() in trusted]
             if owners:
                 obs.done["pypi_owner"] = f"{', '.join(owners)} is Owner"
-        if "repo_transferred" in obs.done:
-            transferred_at = self._now()
-        baseline = self._release_baseline(tracking.approved_at, transferred_at)
-        if "release" in undone and baseline is not None:
-            newer = sorted((when, version) for version, when in project.releases.items() if when > baseline)
-            if newer:
-                when, version = newer[-1]
+        if "release" in undone and tracking.approved_at is not None:
+            release = self._release_from_new_home(project, tracking, obs, transferred_at)
+            if release is not None:
+                when, version = release
                 obs.done["release"] = f"{version} released {when:%Y-%m-%d}"
 
-    def _release_baseline(self, approved_at: datetime | None, transferred_at: datetime | None) -> datetime | None:
-        """A release counts only when it is newer than the transfer: one cut from the old home just
-        before moving still points PyPI at the old repository. The bot sees the move at most one
-        interval after it happened, so releases from that interval on count."""
-        if transferred_at is None:
-            return None
-        since_move = transferred_at - timedelta(minutes=self.settings.tracking.interval_minutes)
-        return max(since_move, approved_at) if approved_at is not None else since_move
+    def _release_from_new_home(
+        self, project: PyPIProject, tracking: ReviewTracking, obs: _Observation, transferred_at: datetime | None
+    ) -> tuple[datetime, str] | None:
+        """The newest release newer than the transfer: one cut from the old home just before moving
+        still points PyPI at the old repository (CONTEXT.md §2)."""
+        assert tracking.approved_at is not None
+        if "repo_transferred" in obs.done:
+            # Seen in the org for the first time: it moved after the last look, which saw it outside.
+            since_move = max(tracking.last_checked_at or tracking.approved_at, tracking.approved_at)
+        elif transferred_at is not None:
+            # Moved earlier. A release PyPI only shows now (its JSON is cached ~15 min) may have been cut
+            # up to one pass before the bot noticed the move.
+            since_move = transferred_at - timedelta(minutes=self.settings.tracking.interval_minutes)
+        else:
+            return None  # still at the old home
+        full_name = obs.repo_full_name or tracking.repo_full_name
+        # PyPI's links already point at the new home: that is what the release is for.
+        shows_new_home = full_name is not None and _links_to(project, self.settings.github.web_url, full_name)
+        newer = sorted(
+            (when, version)
+            for version, when in project.releases.items()
+            if when > tracking.approved_at and (shows_new_home or when > since_move)
+        )
+        return newer[-1] if newer else None
 
     async def _nudges(self, session: AsyncSession, request_id: int, now: datetime) -> list[str]:
         """Stall reminders: requester after N days without progress, maintainers after 2N; once each."""
@@ -387,3 +400,10 @@ async def apply_progress(
                              now=now, strict=False)).changed:
             moved = "done"
     return moved
+
+
+def _links_to(project: PyPIProject, web_url: str, full_name: str) -> bool:
+    """True when one of the project's links on PyPI points at the repository `full_name`."""
+    host = re.sub(r"^[a-z]+://", "", web_url.rstrip("/"), flags=re.IGNORECASE)
+    pattern = re.compile(rf"://{re.escape(host)}/{re.escape(full_name)}(?:\.git)?(?:[/#?]|$)", re.IGNORECASE)
+    return any(pattern.search(url) for url in [*project.project_urls.values(), project.home_page or ""])

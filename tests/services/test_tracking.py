@@ -6,6 +6,8 @@ an unchanged world costs no rate limit, and stalls nudge once per level."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
@@ -114,6 +116,7 @@ async def test_a_release_before_the_repository_moved_does_not_count(db, clock, f
     clock.advance(days=1)
     # Cut from the old home after approval: PyPI still points at alice/flask-thing.
     fake_pypi.add_release("flask-thing", "1.1.0", clock.now())
+    clock.advance(minutes=5)
     await svc.run_pass()
     assert "release" not in await done_keys(db, rid)
     clock.advance(hours=1)
@@ -144,6 +147,42 @@ async def test_a_release_made_between_the_move_and_the_pass_that_saw_it_counts(d
     clock.advance(minutes=5)  # the next pass, one interval after the last
     await svc.run_pass()
     assert {"repo_transferred", "release"} <= await done_keys(db, rid)
+
+
+async def test_a_release_the_bot_learns_of_late_counts_when_pypi_links_to_the_new_home(db, clock, fake_github,
+                                                                                    fake_pypi, http, world):
+    rid = await approved_request(db, clock, world["id"])
+    svc = tracker(db, clock, fake_github, fake_pypi, http)
+    clock.advance(days=1)
+    await svc.run_pass()
+    clock.advance(hours=2)
+    fake_github.transfer_repo("alice/flask-thing", "pallets-eco")
+    await svc.run_pass()
+    # PyPI's cached JSON shows a release only now, dated half an hour before the bot saw the move.
+    clock.advance(minutes=10)
+    fake_pypi.add_release("flask-thing", "1.1.0", clock.now() - timedelta(minutes=40))
+    await svc.run_pass()
+    assert "release" not in await done_keys(db, rid)  # can't tell it from one cut just before the move
+    fake_pypi.project("flask-thing")["project_urls"] = {"Source": f"{fake_github.web_url}/pallets-eco/flask-thing"}
+    clock.advance(minutes=10)
+    await svc.run_pass()
+    assert (await items(db, rid))["release"].note.startswith("1.1.0 released")
+
+
+async def test_a_move_seen_after_downtime_counts_releases_since_the_last_look(db, clock, fake_github, fake_pypi,
+                                                                           http, world):
+    rid = await approved_request(db, clock, world["id"])
+    svc = tracker(db, clock, fake_github, fake_pypi, http)
+    clock.advance(hours=1)
+    await svc.run_pass()
+    clock.advance(hours=1)
+    fake_pypi.add_release("flask-thing", "1.1.0", clock.now())  # before the move
+    clock.advance(hours=1)
+    fake_github.transfer_repo("alice/flask-thing", "pallets-eco")
+    fake_pypi.add_release("flask-thing", "2.0.0", clock.now())  # after it
+    clock.advance(hours=5)  # the bot was down for a while
+    await svc.run_pass()
+    assert (await items(db, rid))["release"].note.startswith("2.0.0 released")
 
 
 async def test_repository_found_by_name_when_the_id_is_unknown(db, clock, fake_github, fake_pypi, http, world):
