@@ -424,11 +424,13 @@ class Review(EcoCog, name="Review"):
     async def after_approval(self, request_id: int) -> None:
         data = await self.review.card_data(request_id)
         await self._thread_send(request_id, f"Approved by <@{data.request.decided_by}>.")
-        if await self.review.mark_requester_notified(request_id):
-            await self.tell_requester(request_id, render.requester_checklist(data, self.settings))
+        # The invitation first, so the requester's checklist can say whether they are already in the org.
         invitation = await self.review.ensure_invitation(request_id)
         if invitation.report:
             await self._thread_send(request_id, invitation.message)
+        if await self.review.mark_requester_notified(request_id):
+            data = await self.review.card_data(request_id)
+            await self.tell_requester(request_id, render.requester_checklist(data, self.settings))
         self.refresh_card(request_id)
 
     async def after_rejection(self, request_id: int, maintainer_id: int | None) -> None:

@@ -245,10 +245,23 @@ def requester_checklist(data: CardData, settings: Settings) -> str:
     r, org = data.request, settings.github.org
     owners = ", ".join(f"`{o}`" for o in settings.pypi.trusted_owners)
     login = requester_login(r)
+    invitation = data.tracking.invitation_state if data.tracking else None
+    accept = f"{settings.github.web_url}/orgs/{org}/invitation"
+    if invitation == "member":
+        join = f"1. **Org membership**: **{safe(login)}** is already a member of {org}, nothing to do."
+    elif invitation == "manual" or login is None:
+        join = (
+            "1. **Join the org first**: a maintainer will invite "
+            + (f"**{safe(login)}**" if login else "your GitHub account (tell them which one)")
+            + f"; then accept the invitation at {accept}."
+        )
+    else:
+        join = f"1. **Join the org first**: accept the invitation at {accept}" + (
+            f" (sent to **{safe(login)}**)." if login else "."
+        )
     steps = [
         f"Your request to move **{safe(r.repo_full_name)}** into **{org}** was approved. Next steps:",
-        f"1. **Join the org first**: accept the invitation at {settings.github.web_url}/orgs/{org}/invitation"
-        + (f" (sent to **{safe(login)}**)." if login else "."),
+        join,
         f"2. **Transfer the repository** to `{org}` (Settings \u2192 Transfer). Guide: <{TRANSFER_DOCS}>",
     ]
     n = 3

@@ -15,6 +15,7 @@ from tests.e2e.test_review_flow import (  # noqa: F401  (h is a fixture, used by
     approve,
     card_of,
     cog,
+    dm_texts,
     h,
     settle,
     setup_world,
@@ -152,6 +153,8 @@ async def test_requester_already_in_the_org_is_not_invited_again(make_harness):
     card = await approve(h, rid)
     await wait_card(h, rid, "**alice** is already a member of pallets-eco")
     assert any("already a member" in t for t in thread_texts(h, card.id))
+    [dm] = dm_texts(h, h.USER)
+    assert "**alice** is already a member of pallets-eco" in dm and "accept the invitation" not in dm
     await cog(h).run_tracking_pass()
     await settle(h)
     assert h.github.invitations == [] and h.github.count("PUT", "/memberships/") == 0
