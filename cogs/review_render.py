@@ -227,6 +227,13 @@ def render_card(data: CardData, settings: Settings) -> discord.Embed:
     embed.add_field(name="Votes", value=_clip(votes), inline=False)
     if data.items:
         embed.add_field(name="Checklist", value=_checklist(data, settings), inline=False)
+    if data.tracking is not None and data.tracking.last_error and state in ("approved", "transferring"):
+        embed.add_field(
+            name="Tracking",
+            value=f"\u26a0\ufe0f The last check failed: {safe(data.tracking.last_error, 300)}. "
+            "Retried on the next check.",
+            inline=False,
+        )
     invitation = _invitation(data, settings)
     if invitation:
         embed.add_field(name="Org invitation", value=invitation, inline=False)

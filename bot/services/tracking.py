@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
@@ -48,10 +48,11 @@ class RequestProgress:
     completed: list[str] = field(default_factory=list)
     new_state: str | None = None
     nudges: list[str] = field(default_factory=list)  # "requester", "maintainers"
+    error_changed: bool = False  # a failing check started failing differently, or works again
 
     @property
     def changed(self) -> bool:
-        return bool(self.completed or self.new_state or self.nudges)
+        return bool(self.completed or self.new_state or self.nudges or self.error_changed)
 
 
 @dataclass
@@ -124,26 +125,48 @@ class TrackingService:
                 progress = await self._track_one(request_id)
             except (RateLimited, Unavailable) as exc:
                 # Everything after this would fail the same way: stop, and try again next pass.
-                await self._record_error(request_id, exc.message)
+                if await self._record_error(request_id, exc.message):
+                    result.progress.append(RequestProgress(request_id, error_changed=True))
                 result.errors[request_id] = exc.message
                 result.aborted = exc.message
                 break
             except ApiError as exc:
-                await self._record_error(request_id, exc.message)
+                # Specific to this request (the repository is gone, say): it may never heal by itself,
+                # so the stall reminders still run and bring a human in.
+                changed = await self._record_error(request_id, exc.message)
                 result.errors[request_id] = exc.message
+                nudges = await self._nudges_despite_error(request_id)
+                if nudges or changed:
+                    result.progress.append(RequestProgress(request_id, nudges=nudges, error_changed=changed))
                 continue
             result.checked += 1
             if progress is not None and progress.changed:
                 result.progress.append(progress)
         return result
 
-    async def _record_error(self, request_id: int, message: str) -> None:
+    async def _record_error(self, request_id: int, message: str) -> bool:
+        """Store the error; True when it differs from the one stored (the card then shows it)."""
         log.warning("tracking request %s: %s", request_id, message)
         async with self.db() as session:
-            await session.execute(
-                update(ReviewTracking).where(ReviewTracking.request_id == request_id).values(last_error=message)
+            result = await session.execute(
+                update(ReviewTracking)
+                .where(
+                    ReviewTracking.request_id == request_id,
+                    or_(ReviewTracking.last_error.is_(None), ReviewTracking.last_error != message),
+                )
+                .values(last_error=message)
             )
             await session.commit()
+            return result.rowcount == 1
+
+    async def _nudges_despite_error(self, request_id: int) -> list[str]:
+        async with self.db() as session:
+            request = await session.get(TransferRequest, request_id)
+            if request is None or request.state not in TRACKED:
+                return []
+            nudges = await self._nudges(session, request_id, self._now())
+            await session.commit()
+            return nudges
 
     async def _track_one(self, request_id: int) -> RequestProgress | None:
         async with self.db() as session:
@@ -167,7 +190,7 @@ class TrackingService:
         observation = await self._observe(request, tracking, undone, transferred_at)
         now = self._now()
         async with self.db() as session:
-            progress = RequestProgress(request_id)
+            progress = RequestProgress(request_id, error_changed=tracking.last_error is not None)
             for key, note in observation.done.items():
                 changed = await session.execute(
                     update(ChecklistItem)

@@ -208,3 +208,18 @@ async def test_misconfigured_review_channel_is_logged_with_its_setting_and_nothi
     assert request.state == "submitted" and request.review_message_id is None
     queue = await (await h.slash(h.MAINTAINER, "eco queue")).wait_message()
     assert "the review card to be posted" in queue.text()
+
+
+async def test_card_shows_a_failing_tracking_check_until_it_works_again(h):
+    rid = await submit(h)
+    card = await approve(h, rid)
+    h.github.down = True
+    assert (await cog(h).run_tracking_pass()).aborted
+    await wait_card(h, rid, "The last check failed")
+    h.github.down = False
+    h.github.add_member("pallets-eco", "alice")
+    await cog(h).run_tracking_pass()
+    await wait_card(h, rid, "~~Requester joined the pallets-eco organisation")
+    await settle(h)
+    assert "The last check failed" not in h.discord.get_message(card.id).text()
+    assert (await stored(h, rid)).state == "transferring"

@@ -10,7 +10,7 @@ from bot.db.models.review import ReviewTracking
 from bot.db.models.transfers import TransferRequest
 from bot.services.eligibility import Check, Report
 from bot.services.review import CardData, QueueEntry, Tally
-from cogs.review_render import render_queue, requester_checklist
+from cogs.review_render import render_card, render_queue, requester_checklist
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 SETTINGS = Settings(
@@ -81,3 +81,12 @@ def test_queue_groups_by_state_with_age_and_what_each_waits_for():
     assert "#2 **bob/flask-b** \u00b7 3d \u00b7 maintainer votes" in fields["under review by maintainers (1)"]
     assert "7h \u00b7 checklist: PyPI owner, new release" in fields["transferring (1)"]
     assert render_queue([]).description == "No open transfer requests."
+
+
+def test_card_shows_a_failing_check_while_tracking():
+    data = card()
+    data.tracking.last_error = "The repository can't be found any more (deleted or made private?)."
+    text = "\n".join(f"{f.name}: {f.value}" for f in render_card(data, SETTINGS).fields)
+    assert "Tracking: \u26a0\ufe0f The last check failed: The repository can't be found any more" in text
+    data.tracking.last_error = None
+    assert "Tracking" not in [f.name for f in render_card(data, SETTINGS).fields]

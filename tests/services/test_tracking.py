@@ -279,7 +279,8 @@ async def test_errors_change_nothing_and_are_retried(db, clock, fake_github, fak
         fake_github.down = "close"
     result = await svc.run_pass()
     assert result.aborted and rid in result.errors and other not in result.errors
-    assert result.progress == [] and await done_keys(db, rid) == set()
+    assert [(p.request_id, p.completed, p.error_changed) for p in result.progress] == [(rid, [], True)]
+    assert await done_keys(db, rid) == set()
     assert await state_of(db, rid) == "approved"
     async with db() as s:
         assert (await s.get(ReviewTracking, rid)).last_error
@@ -298,6 +299,22 @@ async def test_a_missing_repository_is_reported_without_stopping_others(db, cloc
     result = await tracker(db, clock, fake_github, fake_pypi, http).run_pass()
     assert "can't be found" in result.errors[gone] and result.aborted is None
     assert "org_member" in await done_keys(db, rid)
+
+
+async def test_a_request_whose_checks_keep_failing_still_nudges(db, clock, fake_github, fake_pypi, http):
+    gone = await approved_request(db, clock, 999_999, repo="alice/gone", pypi=None)
+    svc = tracker(db, clock, fake_github, fake_pypi, http)
+    clock.advance(days=6)
+    assert gone in (await svc.run_pass()).errors
+    clock.advance(days=1)
+    result = await svc.run_pass()
+    assert gone in result.errors and [(p.request_id, p.nudges) for p in result.progress] == [(gone, ["requester"])]
+    clock.advance(days=7)
+    result = await svc.run_pass()
+    assert [(p.request_id, p.nudges) for p in result.progress] == [(gone, ["maintainers"])]
+    assert (await svc.run_pass()).progress == []
+    async with db() as s:
+        assert "can't be found" in (await s.get(ReviewTracking, gone)).last_error
 
 
 async def test_stall_nudges_requester_then_maintainers_once_each(db, clock, fake_github, fake_pypi, http, world):
