@@ -18,7 +18,8 @@ NEEDED: dict[str, int] = {
     "Add Reactions": 1 << 6,
     "Manage Messages": 1 << 13,
     "Read Message History": 1 << 16,
-    "Create Private Threads": 1 << 36,
+    "Create Public Threads": 1 << 35,  # the review card's discussion thread, the digest thread
+    "Create Private Threads": 1 << 36,  # verification and requester threads
     "Send Messages in Threads": 1 << 38,
 }
 
