@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.report import Row, Table, median, percentile
@@ -19,6 +19,7 @@ from benchmarks.world import BenchWorld, BotProcess, member_id
 COMMANDS = ("about", "contribute", "status", "transfer")
 DEADLINE = 3.0  # Discord's: an answer or a deferral within 3 s
 ACK_WAIT = 4.0  # how long a round waits for acknowledgements before counting them as missing
+SETTLE_WAIT = 15.0  # how long a round of the real bot waits for its answers before the next round
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,15 @@ MODES = (
 class AckRun:
     latencies: list[float]
     missing: int  # interactions not acknowledged within ACK_WAIT (Discord would show "did not respond")
+    answered: list[float] = field(default_factory=list)  # dispatch → answer out (settled rounds only)
+
+    @property
+    def answer_p50(self) -> float:
+        return percentile(self.answered, 50) if self.answered else float("nan")
+
+    @property
+    def answer_p99(self) -> float:
+        return percentile(self.answered, 99) if self.answered else float("nan")
 
     @property
     def p50(self) -> float:
@@ -55,6 +65,7 @@ class AckConfig:
     repeats: int = 3
     samples: int = 100  # interactions per run (at least one round)
     modes: tuple[Mode, ...] = MODES
+    deferred: tuple[str, ...] = ("contribute",)  # commands that defer, then answer: their answer time is shown too
     commands: tuple[str, ...] = COMMANDS
 
 
@@ -67,14 +78,19 @@ def github_mode(world: BenchWorld, mode: Mode) -> Iterator[None]:
         world.github.latency, world.github.down = 0.0, False
 
 
-async def ack_round(world: BenchWorld, command: str, users: int, first_user: int = 0) -> AckRun:
-    """`users` members run `/eco <command>` at the same time; wait for every acknowledgement."""
+async def ack_round(world: BenchWorld, command: str, users: int, first_user: int = 0, settle: bool = False) -> AckRun:
+    """`users` members run `/eco <command>` at the same time; wait for every acknowledgement (and,
+    with `settle`, for every answer)."""
     interactions = await asyncio.gather(
         *(world.slash(member_id(first_user + u), f"eco {command}") for u in range(users))
     )
     await asyncio.gather(*(_wait_quietly(i) for i in interactions))
     latencies = [i.ack_latency for i in interactions if i.ack_latency is not None]
-    return AckRun(latencies, users - len(latencies))
+    answered: list[float] = []
+    if settle:
+        done = await asyncio.gather(*(_wait_answered(world, i) for i in interactions))
+        answered = [t for t in done if t is not None]
+    return AckRun(latencies, users - len(latencies), answered)
 
 
 async def _wait_quietly(interaction) -> None:
@@ -82,12 +98,26 @@ async def _wait_quietly(interaction) -> None:
         await interaction.wait_ack(timeout=ACK_WAIT)
 
 
-async def ack_run(world: BenchWorld, command: str, users: int, samples: int) -> AckRun:
+async def _wait_answered(world: BenchWorld, interaction) -> float | None:
+    """Seconds until the answer itself is out (a deferred command answers later), so the next round
+    measures its own command, not the tail of this one still running in the bot. None: no answer."""
+    try:
+        await world.discord._wait_until(
+            lambda: interaction.modal is not None or bool(interaction.messages()), SETTLE_WAIT,
+            f"answer to interaction {interaction.id}",
+        )
+    except TimeoutError:
+        return None
+    return asyncio.get_running_loop().time() - interaction.dispatched_at
+
+
+async def ack_run(world: BenchWorld, command: str, users: int, samples: int, settle: bool = False) -> AckRun:
     total = AckRun([], 0)
     for _ in range(max(1, -(-samples // users))):
-        result = await ack_round(world, command, users)
+        result = await ack_round(world, command, users, settle=settle)
         total.latencies += result.latencies
         total.missing += result.missing
+        total.answered += result.answered
     return total
 
 
@@ -128,11 +158,11 @@ async def measure_mode(worlds: dict[str, BenchWorld], mode: Mode, config: AckCon
                 if command not in available:
                     continue
                 for kind, world in worlds.items():
-                    await ack_round(world, command, 1)  # warm-up: first use of a code path
+                    await ack_round(world, command, 1, settle=kind == "ours")  # warm-up: first use of a code path
                 for users in config.concurrency:
                     for _ in range(config.repeats):
                         for kind, world in worlds.items():
-                            run = await ack_run(world, command, users, config.samples)
+                            run = await ack_run(world, command, users, config.samples, settle=kind == "ours")
                             results.setdefault((kind, command, users), []).append(run)
         finally:
             for proc in procs.values():
@@ -152,10 +182,12 @@ async def run_ack(worlds: dict[str, BenchWorld], table: Table, config: AckConfig
                     table.add(Row(section, f"{label} p50", None, None, note="command not in this build"))
                     continue
                 add_ack_rows(table, section, label, results[("ours", command, users)],
-                             results[("bare", command, users)])
+                             results[("bare", command, users)], deferred=command in config.deferred)
 
 
-def add_ack_rows(table: Table, section: str, label: str, ours: list[AckRun], bare: list[AckRun]) -> None:
+def add_ack_rows(
+    table: Table, section: str, label: str, ours: list[AckRun], bare: list[AckRun], deferred: bool = False
+) -> None:
     def ms(runs: list[AckRun], attr: str) -> float:
         return median(getattr(r, attr) for r in runs) * 1000
 
@@ -165,3 +197,9 @@ def add_ack_rows(table: Table, section: str, label: str, ours: list[AckRun], bar
     verdict = "all under 3 s" if missing == 0 and worst < DEADLINE else f"{missing} missing, worst {worst:.2f} s"
     table.add(Row(section, f"{label} p50", ms(ours, "p50"), ms(bare, "p50"), "ms", f"{samples} samples"))
     table.add(Row(section, f"{label} p99", ms(ours, "p99"), ms(bare, "p99"), "ms", verdict))
+    if deferred and all(r.answered for r in ours):
+        # The bare bot only defers; what a user waits for is our answer, so show it (no ratio).
+        answered = sum(len(r.answered) for r in ours)
+        note = f"answer out, {answered} of {samples}"
+        table.add(Row(section, f"{label} answer p50", ms(ours, "answer_p50"), None, "ms", note))
+        table.add(Row(section, f"{label} answer p99", ms(ours, "answer_p99"), None, "ms", note))

@@ -21,6 +21,8 @@ async def test_three_acknowledgements_of_one_user_are_measured(tmp_path):
         try:
             assert "about" in ack.available_commands(world)
             run_result = await ack.ack_run(world, "about", users=1, samples=3)
+            # A deferred command: the settled run also times the answer, which comes after the ack.
+            contribute = await ack.ack_run(world, "contribute", users=1, samples=2, settle=True)
         finally:
             await proc.stop()
     assert run_result.missing == 0 and len(run_result.latencies) == 3
@@ -32,3 +34,13 @@ async def test_three_acknowledgements_of_one_user_are_measured(tmp_path):
     assert table.rows[1].ratio == 1.0 and table.rows[1].note == "all under 3 s"
     assert "| /eco about, 1 user p99 |" in table.markdown()
     assert isinstance(table.rows[0], Row)
+
+    assert contribute.missing == 0 and len(contribute.answered) == 2
+    assert all(ack_s <= answer_s for ack_s, answer_s in zip(contribute.latencies, contribute.answered, strict=True))
+    deferred = Table("smoke")
+    ack.add_ack_rows(deferred, "section", "/eco contribute, 1 user", [contribute], [run_result], deferred=True)
+    assert [row.metric for row in deferred.rows][2:] == [
+        "/eco contribute, 1 user answer p50", "/eco contribute, 1 user answer p99"
+    ]
+    assert deferred.rows[3].ratio is None and deferred.rows[3].note == "answer out, 2 of 2"
+    assert "every acknowledgement under 3 s: met" in "\n".join(run.targets(deferred))
