@@ -36,6 +36,7 @@ SEARCH_PER_PAGE = 100
 SEARCH_CAP = 1000  # GitHub search never returns more than 1,000 results for one query
 SEARCH_PER_MINUTE = 30
 SHORT_WAIT = 60.0  # wait out a rate limit this short; longer ones end the refresh
+FAILED_PAUSE = timedelta(minutes=1)  # after GitHub failed, /eco contribute on an empty cache doesn't retry sooner
 FACTS_MAX_AGE = timedelta(days=7)
 FACTS_AFTER_PUSH = timedelta(days=1)
 FACTS_PER_PASS = 10
@@ -143,7 +144,8 @@ class CacheRefresher:
         except RateLimited as exc:
             error, backoff = exc.message, now + timedelta(seconds=exc.retry_after)
         except ApiError as exc:
-            error = exc.message
+            # Without a pause, every /eco contribute on a still-empty cache would try GitHub again.
+            error, backoff = exc.message, now + FAILED_PAUSE
         after = self._github.stats
         async with self._db() as s:
             state = await s.get(RefreshState, self._org)

@@ -217,6 +217,28 @@ async def test_first_refresh_failing_midway_says_the_list_may_be_incomplete(eco)
     assert "still being prepared, so this may be incomplete" in reply.content
 
 
+async def test_first_start_with_github_down_does_not_retry_on_every_command(eco):
+    repo(eco, "flask-mail")
+    eco.github.add_issue(f"{ORG}/flask-mail", "Worth the wait", labels=["docs"])
+    eco.github.down = True
+
+    first = await eco.slash(eco.USER, "eco contribute")
+    assert "being prepared. Try again in a minute" in (await first.wait_message()).content
+    tried = len(eco.github.requests)
+    assert tried > 0  # the first command did try to fill the cache
+
+    # More people asking within the minute: the same answer, and GitHub is left alone.
+    for user in (eco.USER2, eco.USER):
+        again = await eco.slash(user, "eco contribute")
+        assert "being prepared" in (await again.wait_message()).content
+    assert len(eco.github.requests) == tried
+
+    eco.github.down = False
+    eco.clock.advance(minutes=2)
+    later = await eco.slash(eco.USER, "eco contribute")
+    assert listed(await later.wait_message(timeout=15)) == ["Worth the wait"]
+
+
 async def test_refresh_with_nothing_changed_is_only_304s(eco):
     for n in range(4):
         repo(eco, f"flask-{n}", files={"docs/a.md": "", "tests/test_a.py": ""}, releases=["1.0"])

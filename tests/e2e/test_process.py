@@ -138,7 +138,8 @@ async def test_check_reports_a_checklist_and_fails_on_missing_permissions(world)
     # Take away reactions in the review channel and point the eco channel at a channel that doesn't exist.
     fake.add_channel(
         H.GUILD, H.REVIEW_CHANNEL + 50, "eco-review-2",
-        overwrites=[{"id": H.GUILD, "type": 0, "allow": 0, "deny": Perm.ADD_REACTIONS | Perm.MANAGE_MESSAGES | Perm.CREATE_PUBLIC_THREADS}],
+        overwrites=[{"id": H.GUILD, "type": 0, "allow": 0,
+                     "deny": Perm.ADD_REACTIONS | Perm.MANAGE_MESSAGES | Perm.CREATE_PUBLIC_THREADS}],
     )
     text_cfg = config.read_text().replace(str(H.REVIEW_CHANNEL), str(H.REVIEW_CHANNEL + 50))
     text_cfg = text_cfg.replace(f"eco_channel_id = {H.ECO_CHANNEL}", "eco_channel_id = 123456789")
@@ -148,7 +149,8 @@ async def test_check_reports_a_checklist_and_fails_on_missing_permissions(world)
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     text = out.decode()
     assert proc.returncode == 1, text
-    assert "[ ] #eco-review-2 (review_channel_id): missing Add Reactions, Manage Messages, Create Public Threads" in text
+    missing = "missing Add Reactions, Manage Messages, Create Public Threads"
+    assert f"[ ] #eco-review-2 (review_channel_id): {missing}" in text
     assert "[ ] discord.eco_channel_id 123456789: channel not found" in text
     assert "[ ] maintainer role 42 NOT found" in text
     assert "thing(s) to fix" in text
