@@ -462,6 +462,7 @@ class Review(EcoCog, name="Review"):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         data = await self.review.card_data(request_id)
+        await self.review.mark_requester_notified(request_id)  # no "reason to follow" notice after this
         where = await self.tell_requester(request_id, render.rejection_message(data.request, reason))
         done = {"dm": "sent to the requester by DM", "thread": "posted to the requester in a private thread"}
         await interaction.followup.send(f"Thanks: the reason was {done.get(where, 'saved')}.", ephemeral=True)
@@ -528,6 +529,11 @@ class Review(EcoCog, name="Review"):
                 await self.finish(progress.request_id)
         for request_id in result.changed_ids:
             self.refresh_card(request_id)
+        for request_id in await self.review.unexplained_rejections():
+            # Nobody wrote the reason down: the requester still learns the outcome, once.
+            if await self.review.mark_requester_notified(request_id):
+                data = await self.review.card_data(request_id)
+                await self.tell_requester(request_id, render.rejection_message(data.request, None))
         return result
 
     async def finish(self, request_id: int) -> None:

@@ -296,11 +296,15 @@ def requester_checklist(data: CardData, settings: Settings) -> str:
     return "\n".join(steps)
 
 
-def rejection_message(request: TransferRequest, reason: str) -> str:
+def rejection_message(request: TransferRequest, reason: str | None) -> str:
+    why = (
+        f"Reason from the maintainers: {safe(reason, 1500)}\n"
+        if reason
+        else "The maintainers have not written down the reason yet; it will be sent to you when they do.\n"
+    )
     return (
         f"Your request to move **{safe(request.repo_full_name)}** into pallets-eco was not accepted.\n"
-        f"Reason from the maintainers: {safe(reason, 1500)}\n"
-        "Questions are welcome in the #pallets-eco channel."
+        f"{why}Questions are welcome in the #pallets-eco channel."
     )
 
 

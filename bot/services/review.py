@@ -34,6 +34,7 @@ OPEN = (*REVIEWABLE, *TRACKED)  # a deleted card of these is posted again
 CARD_POSTED, CARD_REPOSTED = "review.card_posted", "review.card_reposted"
 # An invitation claimed by a process that died is retried after this long.
 STALE_CLAIM = timedelta(minutes=10)
+REASON_GRACE = timedelta(hours=24)  # a rejection still without a reason after this is told without one
 
 
 @dataclass(frozen=True)
@@ -453,6 +454,22 @@ class ReviewService:
                         now=self._now())
             await session.commit()
             return True
+
+    async def unexplained_rejections(self) -> list[int]:
+        """Rejected requests whose requester has heard nothing: no reason given within REASON_GRACE."""
+        async with self.db() as session:
+            rows = await session.scalars(
+                select(TransferRequest.id)
+                .outerjoin(ReviewTracking, ReviewTracking.request_id == TransferRequest.id)
+                .where(
+                    TransferRequest.state == "rejected",
+                    TransferRequest.decision_reason.is_(None),
+                    TransferRequest.decided_at <= self._now() - REASON_GRACE,
+                    ReviewTracking.requester_notified_at.is_(None),
+                )
+                .order_by(TransferRequest.id)
+            )
+            return list(rows)
 
     async def mark_requester_notified(self, request_id: int) -> bool:
         """Claim the one post-decision message to the requester. True only for the first caller."""

@@ -246,6 +246,40 @@ async def test_rejection_asks_for_a_reason_and_relays_it(h):
     assert (await stored(h, rid)).state == "rejected"
 
 
+async def test_rejection_without_a_reason_is_still_told_once_and_the_reason_follows(h):
+    rid = await submit(h)
+    card = await card_of(h, rid)
+    await h.discord.react(h.MAINTAINER, card, REJECT)
+    await wait_state(h, rid, "rejected")
+    ask = await h.discord.wait_for_message(card.id, lambda m: "Please give the reason" in m.text())
+
+    # Nobody writes the reason: within the day the requester hears nothing (the reason may come).
+    h.clock.advance(hours=23)
+    await cog(h).run_tracking_pass()
+    await settle(h)
+    assert not any("not accepted" in t for t in dm_texts(h, h.USER))
+    # After a day they learn the outcome, once, and that the reason will follow.
+    h.clock.advance(hours=2)
+    for _ in range(2):
+        await cog(h).run_tracking_pass()
+        await settle(h)
+    told = [t for t in dm_texts(h, h.USER) if "was not accepted" in t]
+    assert len(told) == 1 and "have not written down the reason yet" in told[0]
+
+    await h.restart()
+    h.clock.advance(days=3)
+    await cog(h).run_tracking_pass()
+    await settle(h)
+    assert len([t for t in dm_texts(h, h.USER) if "was not accepted" in t]) == 1  # not again after a restart
+
+    click = await h.discord.click(h.MAINTAINER, ask, f"eco:review:reason:{rid}")
+    await click.wait_ack()
+    done = await h.discord.submit_modal(h.MAINTAINER, click, {"reason": "An application, not an extension"})
+    assert "by DM" in (await done.wait_message()).text()
+    told = [t for t in dm_texts(h, h.USER) if "was not accepted" in t]
+    assert len(told) == 2 and "Reason from the maintainers: An application" in told[1]
+
+
 # ------------------------------------------------------------------------------------- races
 
 
