@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, or_, select, text
+from sqlalchemy import bindparam, exists, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -198,6 +198,27 @@ class _RepoTaken(Exception):
     """Another open request holds the repository (the partial unique index refused the write)."""
 
 
+# Built once: constructing these (the aliased NOT EXISTS especially) costs more than running them.
+_DRAFT_OF = (
+    select(TransferRequest)
+    .where(TransferRequest.requester_id == bindparam("user_id"), TransferRequest.state == "draft")
+    .order_by(TransferRequest.id.desc())
+    .limit(1)
+)
+_TOLD = aliased(TransferEvent)
+_UNTOLD_EXPIRIES = (
+    select(TransferRequest)
+    .join(TransferEvent, TransferEvent.request_id == TransferRequest.id)
+    .where(
+        TransferRequest.requester_id == bindparam("user_id"),
+        TransferRequest.state == "withdrawn",
+        TransferEvent.action == DRAFT_EXPIRED,
+        ~exists().where(_TOLD.request_id == TransferRequest.id, _TOLD.action == EXPIRY_TOLD),
+    )
+    .order_by(TransferRequest.id.desc())
+)
+
+
 class TransferService:
     def __init__(
         self,
@@ -243,8 +264,7 @@ class TransferService:
             return _info(row) if row else None
 
     async def _draft(self, session: AsyncSession, user_id: int) -> TransferRequest | None:
-        stmt = select(TransferRequest).where(TransferRequest.requester_id == user_id, TransferRequest.state == "draft")
-        return (await session.scalars(stmt.order_by(TransferRequest.id.desc()).limit(1))).first()
+        return (await session.scalars(_DRAFT_OF, {"user_id": user_id})).first()
 
     async def list_for_user(self, user_id: int) -> list[RequestInfo]:
         async with self._db() as session:
@@ -400,25 +420,15 @@ class TransferService:
         now = self._clock.now()
         async with self._db() as session:
             draft = await self._draft(session, user_id)
-            if draft is not None and self._stale(draft, now):
+            expired_now = draft is not None and self._stale(draft, now)
+            if expired_now:
                 await self._expire(session, draft, now, "expired when its owner came back")
                 draft = None
-            told = aliased(TransferEvent)
-            stmt = (
-                select(TransferRequest)
-                .join(TransferEvent, TransferEvent.request_id == TransferRequest.id)
-                .where(
-                    TransferRequest.requester_id == user_id,
-                    TransferRequest.state == "withdrawn",
-                    TransferEvent.action == DRAFT_EXPIRED,
-                    ~exists().where(told.request_id == TransferRequest.id, told.action == EXPIRY_TOLD),
-                )
-                .order_by(TransferRequest.id.desc())
-            )
-            untold = list((await session.scalars(stmt)).unique())
+            untold = list((await session.scalars(_UNTOLD_EXPIRIES, {"user_id": user_id})).unique())
             for row in untold:
                 await states.audit(session, row.id, actor_id=user_id, action=EXPIRY_TOLD, now=now)
-            await session.commit()
+            if untold or expired_now:  # most calls only read: no commit to wait for
+                await session.commit()
             return StartResult(
                 draft=_info(draft) if draft else None,
                 expired=_info(untold[0], expired=True) if untold else None,
