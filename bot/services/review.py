@@ -34,6 +34,7 @@ OPEN = (*REVIEWABLE, *TRACKED)  # a deleted card of these is posted again
 CARD_POSTED, CARD_REPOSTED = "review.card_posted", "review.card_reposted"
 # An invitation claimed by a process that died is retried after this long.
 STALE_CLAIM = timedelta(minutes=10)
+REQUESTER_TOLD = "review.requester_told"  # audit: the post-approval checklist reached the requester
 REASON_GRACE = timedelta(hours=24)  # a rejection still without a reason after this is told without one
 
 
@@ -454,6 +455,46 @@ class ReviewService:
                         now=self._now())
             await session.commit()
             return True
+
+    async def unnotified_approvals(self, started_at: datetime) -> list[tuple[int, bool]]:
+        """Approved requests whose requester may never have got the checklist: not claimed yet, or
+        claimed by an earlier process (before `started_at`) that stopped before it was delivered.
+        Each id comes with True when it is such a left-over claim."""
+        told = (
+            select(TransferEvent.id)
+            .where(TransferEvent.request_id == TransferRequest.id, TransferEvent.action == REQUESTER_TOLD)
+            .exists()
+        )
+        async with self.db() as session:
+            rows = await session.execute(
+                select(TransferRequest.id, ReviewTracking.requester_notified_at)
+                .outerjoin(ReviewTracking, ReviewTracking.request_id == TransferRequest.id)
+                .where(
+                    TransferRequest.state.in_(TRACKED),
+                    or_(
+                        ReviewTracking.requester_notified_at.is_(None),
+                        (ReviewTracking.requester_notified_at < started_at) & ~told,
+                    ),
+                )
+                .order_by(TransferRequest.id)
+            )
+            return [(request_id, claimed is not None) for request_id, claimed in rows.all()]
+
+    async def reclaim_requester_notice(self, request_id: int, started_at: datetime) -> bool:
+        """Take over a claim an earlier process made and never delivered. True only for one caller."""
+        async with self.db() as session:
+            result = await session.execute(
+                update(ReviewTracking)
+                .where(ReviewTracking.request_id == request_id, ReviewTracking.requester_notified_at < started_at)
+                .values(requester_notified_at=self._now())
+            )
+            await session.commit()
+            return result.rowcount == 1
+
+    async def record_requester_told(self, request_id: int, where: str) -> None:
+        async with self.db() as session:
+            await audit(session, request_id, actor_id=None, action=REQUESTER_TOLD, reason=where, now=self._now())
+            await session.commit()
 
     async def unexplained_rejections(self) -> list[int]:
         """Rejected requests whose requester has heard nothing: no reason given within REASON_GRACE."""

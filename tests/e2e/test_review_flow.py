@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from bot.db.models.transfers import TransferEvent, TransferRequest
 from bot.services.eligibility import Check, Report
@@ -278,6 +278,32 @@ async def test_rejection_without_a_reason_is_still_told_once_and_the_reason_foll
     assert "by DM" in (await done.wait_message()).text()
     told = [t for t in dm_texts(h, h.USER) if "was not accepted" in t]
     assert len(told) == 2 and "Reason from the maintainers: An application" in told[1]
+
+
+async def test_checklist_claimed_by_a_process_that_died_before_sending_it_is_sent_after_restart(h):
+    rid = await submit(h)
+    card = await card_of(h, rid)
+    await h.discord.react(h.MAINTAINER, card, APPROVE)
+    await wait_state(h, rid, "approved")
+    await settle(h)
+    assert sum("Join the org first" in t for t in dm_texts(h, h.USER)) == 1
+    await h.restart()
+    await settle(h)
+    assert sum("Join the org first" in t for t in dm_texts(h, h.USER)) == 1  # delivered: not sent again
+
+    # As if the process had died between claiming the message and sending it: no delivery recorded.
+    async with h.db() as s:
+        await s.execute(delete(TransferEvent).where(TransferEvent.request_id == rid,
+                                                    TransferEvent.action == "review.requester_told"))
+        await s.commit()
+    h.clock.advance(minutes=1)
+    await h.restart()
+    await settle(h)
+    assert sum("Join the org first" in t for t in dm_texts(h, h.USER)) == 2  # the lost message is sent
+    h.clock.advance(minutes=1)
+    await h.restart()
+    await settle(h)
+    assert sum("Join the org first" in t for t in dm_texts(h, h.USER)) == 2  # and only once
 
 
 # ------------------------------------------------------------------------------------- races
