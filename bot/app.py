@@ -10,7 +10,7 @@ import json
 import logging
 import pkgutil
 import secrets
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +85,8 @@ class EcoBot(commands.Bot):
         self._no_critical = asyncio.Event()
         self._no_critical.set()
         self.sync_on_start = sync_on_start
+        # The newcomer listener, called from on_message below: one task per message instead of two.
+        self.message_handler: Callable[[discord.Message], Awaitable[None]] | None = None
         self.synced_on_start: bool | None = None
 
     # ----- start-up -------------------------------------------------------------------------------
@@ -125,7 +127,10 @@ class EcoBot(commands.Bot):
 
     async def on_message(self, message: discord.Message, /) -> None:
         # No text commands: the default would parse "@bot how do I ..." as a command and log errors.
-        return None
+        # discord.py runs every message listener as its own task; the one feature that reads messages
+        # is called from here instead, so a busy channel costs one task per message, not two.
+        if self.message_handler is not None:
+            await self.message_handler(message)
 
     # ----- helpers for cogs -----------------------------------------------------------------------
 

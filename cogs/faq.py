@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot.errors import DomainError, NotFoundError
 from bot.services.faq import FaqBook, FaqTopic, load_faq
@@ -96,8 +95,11 @@ class Faq(EcoCog):
         await super().cog_load()
         await self.service.load()
         self.bot.tree.add_command(self.menu)
+        self.bot.message_handler = self.on_message
 
     async def cog_unload(self) -> None:
+        if self.bot.message_handler == self.on_message:
+            self.bot.message_handler = None
         await super().cog_unload()
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
 
@@ -169,8 +171,7 @@ class Faq(EcoCog):
 
     # ----- the listener ---------------------------------------------------------------------------
 
-    @commands.Cog.listener()
-    async def on_message(self, message: discord.Message) -> None:
+    async def on_message(self, message: discord.Message) -> None:  # called by EcoBot.on_message
         incoming = self._incoming(message)
         if incoming is None:
             return
