@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 KINDS = ("any", "docs", "tests", "bug", "feature")
 PAGE_SIZE = 5
+RANK_REUSE = timedelta(minutes=1)  # a ranking (day-scale ages and activity) is reused this long
+RANK_MEMO_SIZE = 64  # (project, kind) rankings kept per cache version
 ALL_PROJECTS = "*"
 DIGEST_SIZE = 10
 
@@ -139,6 +141,7 @@ class SuggestionService:
         self._labels = tuple(label.lower() for label in self._cfg.labels)
         self._rank_of = {label: i for i, label in enumerate(self._labels)}
         self._snapshot: _Snapshot | None = None
+        self._ranked: dict[tuple[Any, ...], tuple[datetime, list[_Row]]] = {}
         self.refresher = CacheRefresher(db, github, clock, settings, pacer=pacer, facts_per_pass=facts_per_pass)
 
     async def refresh(self, *, force: bool = False) -> RefreshResult:
@@ -180,11 +183,8 @@ class SuggestionService:
             if data_age is None and not repos:
                 return Suggestions((), (), project, kind, None, True, preparing=True)
             target = _resolve_project(repos, project) if project else None
-            rows = snap.rows
-            if target is not None:
-                rows = [r for r in rows if r.repo.lower() == target.full_name.lower()]
             shown = await self._shown(s, user_id, now)
-            pool = self._rank(self._filter(rows, repos, kind), repos, now)
+            pool = self._ranked_pool(snap, target, kind, now)
             unseen = [r for r in pool if r.id not in shown]
             repeated = not unseen and bool(pool)
             page = unseen[:limit] if unseen else sorted(pool, key=lambda r: shown[r.id])[:limit]
@@ -240,6 +240,23 @@ class SuggestionService:
         repos = {repo.full_name.lower(): repo for repo in (await s.scalars(select(RepoFacts))).all()}
         self._snapshot = _Snapshot(version, rows, repos)
         return self._snapshot
+
+    def _ranked_pool(self, snap: _Snapshot, target: RepoFacts | None, kind: str, now: datetime) -> list[_Row]:
+        """Filtered and ranked candidates, shared by everyone asking the same thing within RANK_REUSE:
+        with thousands of cached issues, ranking is most of an answer's cost; what each user was already
+        shown is taken out afterwards."""
+        key = (snap.version, target.full_name.lower() if target else None, kind)
+        hit = self._ranked.get(key)
+        if hit is not None and timedelta(0) <= now - hit[0] < RANK_REUSE:
+            return hit[1]
+        rows = snap.rows
+        if target is not None:
+            rows = [r for r in rows if r.repo.lower() == target.full_name.lower()]
+        pool = self._rank(self._filter(rows, snap.repos, kind), snap.repos, now)
+        if len(self._ranked) >= RANK_MEMO_SIZE or any(k[0] != snap.version for k in self._ranked):
+            self._ranked.clear()
+        self._ranked[key] = (now, pool)
+        return pool
 
     async def _shown(self, s: AsyncSession, user_id: int, now: datetime) -> dict[int, datetime]:
         rows = await s.execute(
