@@ -324,10 +324,8 @@ class Review(EcoCog, name="Review"):
         whose requester was not told yet (the bot stopped between the decision and the message)."""
         for request_id in await self.review.requests_without_card():
             await self.post_card(request_id)
-        for request_id, left_over in await self.review.unnotified_approvals(self.started_at):
-            if left_over and not await self.review.reclaim_requester_notice(request_id, self.started_at):
-                continue
-            await self.tell_next_steps(request_id, claimed=left_over)
+        for request_id in await self.review.unnotified_approvals(self.started_at):
+            await self.tell_next_steps(request_id)
         for request_id, channel_id, message_id, state in await self.review.open_cards():
             channel = await self._channel(channel_id)
             if channel is None:
@@ -432,14 +430,14 @@ class Review(EcoCog, name="Review"):
         await self._thread_send(request_id, f"Approved by <@{data.request.decided_by}>.")
         await self.tell_next_steps(request_id)
 
-    async def tell_next_steps(self, request_id: int, claimed: bool = False) -> None:
+    async def tell_next_steps(self, request_id: int) -> None:
         """The invitation, then the requester's checklist: claimed in the database so it goes once,
         and recorded when delivered, so a claim the process died holding is sent after a restart."""
         # The invitation first, so the requester's checklist can say whether they are already in the org.
         invitation = await self.review.ensure_invitation(request_id)
         if invitation.report:
             await self._thread_send(request_id, invitation.message)
-        if claimed or await self.review.mark_requester_notified(request_id):
+        if await self.review.mark_requester_notified(request_id, reclaim_before=self.started_at):
             data = await self.review.card_data(request_id)
             where = await self.tell_requester(request_id, render.requester_checklist(data, self.settings))
             if where != "failed":

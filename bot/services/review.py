@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -456,40 +456,17 @@ class ReviewService:
             await session.commit()
             return True
 
-    async def unnotified_approvals(self, started_at: datetime) -> list[tuple[int, bool]]:
+    async def unnotified_approvals(self, started_at: datetime) -> list[int]:
         """Approved requests whose requester may never have got the checklist: not claimed yet, or
-        claimed by an earlier process (before `started_at`) that stopped before it was delivered.
-        Each id comes with True when it is such a left-over claim."""
-        told = (
-            select(TransferEvent.id)
-            .where(TransferEvent.request_id == TransferRequest.id, TransferEvent.action == REQUESTER_TOLD)
-            .exists()
-        )
+        claimed by an earlier process (before `started_at`) that stopped before it was delivered."""
         async with self.db() as session:
-            rows = await session.execute(
-                select(TransferRequest.id, ReviewTracking.requester_notified_at)
+            rows = await session.scalars(
+                select(TransferRequest.id)
                 .outerjoin(ReviewTracking, ReviewTracking.request_id == TransferRequest.id)
-                .where(
-                    TransferRequest.state.in_(TRACKED),
-                    or_(
-                        ReviewTracking.requester_notified_at.is_(None),
-                        (ReviewTracking.requester_notified_at < started_at) & ~told,
-                    ),
-                )
+                .where(TransferRequest.state.in_(TRACKED), _notice_claimable(started_at))
                 .order_by(TransferRequest.id)
             )
-            return [(request_id, claimed is not None) for request_id, claimed in rows.all()]
-
-    async def reclaim_requester_notice(self, request_id: int, started_at: datetime) -> bool:
-        """Take over a claim an earlier process made and never delivered. True only for one caller."""
-        async with self.db() as session:
-            result = await session.execute(
-                update(ReviewTracking)
-                .where(ReviewTracking.request_id == request_id, ReviewTracking.requester_notified_at < started_at)
-                .values(requester_notified_at=self._now())
-            )
-            await session.commit()
-            return result.rowcount == 1
+            return list(rows)
 
     async def record_requester_told(self, request_id: int, where: str) -> None:
         async with self.db() as session:
@@ -512,13 +489,19 @@ class ReviewService:
             )
             return list(rows)
 
-    async def mark_requester_notified(self, request_id: int) -> bool:
-        """Claim the one post-decision message to the requester. True only for the first caller."""
+    async def mark_requester_notified(self, request_id: int, reclaim_before: datetime | None = None) -> bool:
+        """Claim the one post-decision message to the requester. True only for the first caller.
+        With `reclaim_before`, a claim made before then and never delivered can be taken over."""
         async with self.db() as session:
             await _ensure_tracking(session, request_id)
+            claimable = (
+                ReviewTracking.requester_notified_at.is_(None)
+                if reclaim_before is None
+                else _notice_claimable(reclaim_before)
+            )
             result = await session.execute(
                 update(ReviewTracking)
-                .where(ReviewTracking.request_id == request_id, ReviewTracking.requester_notified_at.is_(None))
+                .where(ReviewTracking.request_id == request_id, claimable)
                 .values(requester_notified_at=self._now())
             )
             await session.commit()
@@ -701,6 +684,19 @@ async def _tally(session: AsyncSession, request_id: int) -> Tally:
     ).all()
     by = {e: tuple(u for u, em in rows if em == e) for e in VOTE_EMOJIS}
     return Tally(approvals=by[APPROVE], rejections=by[REJECT], looking=by[LOOKING])
+
+
+def _notice_claimable(before: datetime) -> ColumnElement[bool]:
+    """The requester's checklist is unclaimed, or was claimed before `before` and never delivered."""
+    told = (
+        select(TransferEvent.id)
+        .where(TransferEvent.request_id == ReviewTracking.request_id, TransferEvent.action == REQUESTER_TOLD)
+        .exists()
+    )
+    return or_(
+        ReviewTracking.requester_notified_at.is_(None),
+        (ReviewTracking.requester_notified_at < before) & ~told,
+    )
 
 
 async def _ensure_tracking(session: AsyncSession, request_id: int) -> None:
