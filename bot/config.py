@@ -53,6 +53,8 @@ class PyPISettings:
     url: str = "https://pypi.org"
     trusted_owners: tuple[str, ...] = ("davidism",)
     timeout_seconds: float = 10.0
+    # PyPI organisations (URL slugs) the maintainers hold: a project in one is handed over on PyPI.
+    trusted_organizations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

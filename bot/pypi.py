@@ -1,6 +1,9 @@
-"""PyPI client: the project JSON API and the JSON simple index (for project status).
+"""PyPI client: the project JSON API and the JSON simple index (project status, versions, upload times).
 
-XML-RPC is deprecated on PyPI, so ownership comes from ``ownership.roles`` in the JSON API.
+XML-RPC is deprecated on PyPI, so ownership comes from ``ownership.roles`` in the JSON API. That list
+holds direct roles only: rights held through a PyPI organisation are not listed, ``ownership.organization``
+names it (docs.pypi.org/api/json/, "Ownership"). The JSON API's ``releases`` key is deprecated (same page):
+release times and yanks come from the JSON simple index (PEP 691, PEP 700, PEP 592).
 """
 
 from __future__ import annotations
@@ -45,7 +48,6 @@ class PyPIProject:
     roles: tuple[PyPIRole, ...]
     organization: str | None
     last_release_at: datetime | None
-    releases: dict[str, datetime] = field(hash=False)
 
     def users_with_role(self, role: str) -> tuple[str, ...]:
         return tuple(r.user for r in self.roles if r.role.lower() == role.lower())
@@ -69,21 +71,11 @@ def _upload_time(file: dict[str, Any]) -> datetime | None:
     return parsed
 
 
-def _releases(data: dict[str, Any]) -> dict[str, datetime]:
-    releases: dict[str, datetime] = {}
-    for version, files in (data.get("releases") or {}).items():
-        times = [t for t in (_upload_time(f) for f in files or ()) if t is not None]
-        if times:
-            releases[version] = min(times)
-    return releases
-
-
 def _project(data: dict[str, Any]) -> PyPIProject:
     info = data.get("info") or {}
     ownership = data.get("ownership") or {}
-    releases = _releases(data)
+    # `urls`: the files of the latest release (not deprecated, unlike `releases`).
     url_times = [t for t in (_upload_time(f) for f in data.get("urls") or ()) if t is not None]
-    all_times = [*releases.values(), *url_times]
     return PyPIProject(
         name=info.get("name") or "",
         version=info.get("version") or "",
@@ -100,9 +92,79 @@ def _project(data: dict[str, Any]) -> PyPIProject:
             if r.get("role") and r.get("user")
         ),
         organization=ownership.get("organization") or None,
-        last_release_at=max(all_times) if all_times else None,
-        releases=releases,
+        last_release_at=max(url_times) if url_times else None,
     )
+
+
+@dataclass(frozen=True)
+class PyPIFile:
+    filename: str
+    version: str | None  # read from the filename against the listed versions; None if it can't be
+    uploaded_at: datetime | None
+    yanked: bool
+
+
+@dataclass(frozen=True)
+class PyPIIndex:
+    """A project's page on the JSON simple index (PEP 691, with PEP 700 `versions`/`upload-time`)."""
+
+    name: str
+    status: str | None  # PEP 792: "active", "archived", "quarantined", "deprecated"; None if not sent
+    versions: tuple[str, ...]
+    files: tuple[PyPIFile, ...]
+
+    def releases(self) -> dict[str, datetime]:
+        """Version -> first upload time, for releases that are not yanked (PEP 592: a yanked release is
+        one its maintainers withdrew). A file whose version can't be read counts under its filename."""
+        releases: dict[str, datetime] = {}
+        for f in self.files:
+            if f.yanked or f.uploaded_at is None:
+                continue
+            key = f.version or f.filename
+            releases[key] = min(releases.get(key, f.uploaded_at), f.uploaded_at)
+        return releases
+
+
+_DIST_SUFFIX = r"(?:-|\.tar\.gz$|\.tar\.bz2$|\.tgz$|\.zip$|\.tar$|\.whl$|\.egg$|\.exe$|\.msi$|\.rpm$)"
+
+
+def _file_version(filename: str, versions: tuple[str, ...]) -> str | None:
+    # The simple index doesn't say which version a file belongs to: the version follows the project
+    # name and a hyphen in every distribution filename (wheels may write '-' in it as '_').
+    lower = filename.lower()
+    for version in sorted(versions, key=len, reverse=True):
+        for spelling in {version.lower(), version.lower().replace("-", "_")}:
+            if re.search(rf"-{re.escape(spelling)}{_DIST_SUFFIX}", lower):
+                return version
+    return None
+
+
+def _index(data: dict[str, Any]) -> PyPIIndex:
+    status = data.get("project-status")
+    versions = tuple(str(v) for v in data.get("versions") or () if isinstance(v, str))
+    files = []
+    for f in data.get("files") or ():
+        if not isinstance(f, dict) or not isinstance(f.get("filename"), str):
+            continue
+        files.append(
+            PyPIFile(
+                filename=f["filename"],
+                version=_file_version(f["filename"], versions),
+                uploaded_at=_dt(f.get("upload-time")) if isinstance(f.get("upload-time"), str) else None,
+                # PEP 691: false, true, or the reason (a string; an empty reason still means yanked).
+                yanked=f.get("yanked") is True or isinstance(f.get("yanked"), str),
+            )
+        )
+    return PyPIIndex(
+        name=str(data.get("name") or ""),
+        status=str(status["status"]) if isinstance(status, dict) and status.get("status") else None,
+        versions=versions,
+        files=tuple(files),
+    )
+
+
+class ProjectQuarantined(NotFound):
+    """The JSON API hides a quarantined project (404) while the simple index still lists it (PEP 792)."""
 
 
 class PyPIClient:
@@ -154,16 +216,33 @@ class PyPIClient:
         return resp
 
     async def get_project(self, name: str) -> PyPIProject:
-        # The name as given: PyPI redirects other spellings to the project's own name, so a
-        # correctly typed name costs one request and any other spelling two.
-        resp = await self._get(f"/pypi/{self._valid(name)}/json")
+        """Raises NotFound, or ProjectQuarantined when the simple index says why the JSON API has none."""
+        valid = self._valid(name)
+        # PyPI redirects every other spelling to the PEP 503 normalised name: asking for that costs
+        # one request where the name as typed (`Flask-Caching`) costs two.
+        try:
+            resp = await self._get(f"/pypi/{normalize(valid)}/json")
+        except NotFound as missing:
+            # A quarantined project answers 404 here; only the simple index still knows it (PEP 792).
+            try:
+                status = (await self.get_index(valid)).status
+            except NotFound:
+                raise missing from None
+            if status == "quarantined":
+                raise ProjectQuarantined(404, f"PyPI has quarantined {valid}.") from None
+            raise
         if not isinstance(resp.data, dict):
             raise Unavailable(resp.status, "PyPI sent a response the bot could not read.")
         return _project(resp.data)
 
-    async def get_status(self, name: str) -> str | None:
-        """PEP 792 project status from the JSON simple index, or None when none is set."""
+    async def get_index(self, name: str) -> PyPIIndex:
+        """The project's JSON simple index page: status, versions, files with upload times and yanks."""
         resp = await self._get(f"/simple/{normalize(self._valid(name))}/", headers={"Accept": SIMPLE_JSON})
-        data = resp.data if isinstance(resp.data, dict) else {}
-        status = data.get("project-status") or {}
-        return status.get("status") if isinstance(status, dict) else None
+        if not isinstance(resp.data, dict):
+            raise Unavailable(resp.status, "PyPI sent a response the bot could not read.")
+        return _index(resp.data)
+
+    async def get_status(self, name: str) -> str | None:
+        """PEP 792 project status from the JSON simple index, or None when active or none is set."""
+        status = (await self.get_index(name)).status
+        return None if status == "active" else status

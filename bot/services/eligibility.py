@@ -172,6 +172,7 @@ class EligibilityService:
         self._github = github
         self._pypi = pypi
         self._org = settings.github.org.lower()
+        self._trusted_pypi_orgs = {o.lower() for o in settings.pypi.trusted_organizations}
         self._hosts = {*GITHUB_HOSTS, *github_hosts_from_url(settings.github.web_url)}
 
     # --- fetching (every API failure except "not found" becomes ChecksUnavailable) -------------
@@ -326,6 +327,12 @@ class EligibilityService:
         title = "PyPI project exists"
         if not name:
             return [Check("pypi_exists", PASS, title, "No PyPI project given or found: nothing to move on PyPI.")]
+        if project is None and status == "quarantined":
+            # The JSON API answers 404 for a quarantined project; the simple index still lists it (PEP 792).
+            return [
+                Check("pypi_exists", PASS, title, f"{name} is on PyPI, in quarantine (hidden from its JSON API)."),
+                Check("pypi_status", FAIL, "Not archived or quarantined on PyPI", "PyPI quarantined it."),
+            ]
         if project is None:
             if source == "given":
                 return [
@@ -435,7 +442,24 @@ class EligibilityService:
             return None, None
         title = "Your role on PyPI"
         owners = ", ".join(project.users_with_role("Owner")) or "none listed"
-        org = f" It belongs to the PyPI organisation {project.organization}." if project.organization else ""
+        organization = re.sub(r"[^A-Za-z0-9._-]", "", project.organization or "")[:100]
+        if organization.lower() in self._trusted_pypi_orgs:
+            direct = {r.role for r in project.roles if username and r.user.lower() == username.lower()}
+            role = "Owner" if "Owner" in direct else ("Maintainer" if direct else None)
+            return role, Check(
+                "pypi_role",
+                PASS,
+                title,
+                f"{project.name} is in the PyPI organisation {organization}, which the Pallets maintainers "
+                "hold: nothing to hand over on PyPI.",
+            )
+        # PyPI's API lists direct roles only: rights through an organisation (owners, teams) don't show.
+        org = (
+            f" It belongs to the PyPI organisation {organization}: roles held through it (organisation owners, "
+            "team members) can't be seen through PyPI's API."
+            if organization
+            else ""
+        )
         if not username:
             return None, Check(
                 "pypi_role",

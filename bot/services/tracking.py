@@ -22,7 +22,7 @@ from bot.db.models.transfers import TransferRequest
 from bot.errors import InvalidInput, NotAllowed, NotFoundError
 from bot.github import GitHubClient
 from bot.http import ApiError, Forbidden, NotFound, RateLimited, Unavailable
-from bot.pypi import PyPIClient, PyPIProject
+from bot.pypi import ProjectQuarantined, PyPIClient, PyPIProject
 from bot.services.review import (
     ITEM_BY_KEY,
     TRACKED,
@@ -287,26 +287,43 @@ class TrackingService:
         transferred_at: datetime | None,
     ) -> None:
         assert request.pypi_project is not None
-        try:
-            project = await self.pypi.get_project(request.pypi_project)
-        except NotFound:
-            raise ApiError(404, f"PyPI has no project called {request.pypi_project}.") from None
+        name = request.pypi_project
+        project = None
         if "pypi_owner" in undone:
+            project = await self._pypi_project(name)
+            # `ownership.roles` lists direct roles only: rights through a PyPI organisation never show
+            # there, so a project in one the maintainers hold counts as handed over.
+            trusted_orgs = {o.lower() for o in self.settings.pypi.trusted_organizations}
             trusted = {u.lower() for u in self.settings.pypi.trusted_owners}
             owners = [u for u in project.users_with_role("Owner") if u.lower() in trusted]
-            if owners:
+            if project.organization and project.organization.lower() in trusted_orgs:
+                obs.done["pypi_owner"] = f"in the PyPI organisation {project.organization}"
+            elif owners:
                 obs.done["pypi_owner"] = f"{', '.join(owners)} is Owner"
         if "release" in undone and tracking.approved_at is not None:
-            release = self._release_from_new_home(project, tracking, obs, transferred_at)
+            release = await self._release_from_new_home(name, project, tracking, obs, transferred_at)
             if release is not None:
                 when, version = release
                 obs.done["release"] = f"{version} released {when:%Y-%m-%d}"
 
-    def _release_from_new_home(
-        self, project: PyPIProject, tracking: ReviewTracking, obs: _Observation, transferred_at: datetime | None
+    async def _pypi_project(self, name: str) -> PyPIProject:
+        try:
+            return await self.pypi.get_project(name)
+        except ProjectQuarantined:
+            raise ApiError(404, f"PyPI has quarantined {name}: its admins must lift that first.") from None
+        except NotFound:
+            raise ApiError(404, f"PyPI has no project called {name}.") from None
+
+    async def _release_from_new_home(
+        self,
+        name: str,
+        project: PyPIProject | None,
+        tracking: ReviewTracking,
+        obs: _Observation,
+        transferred_at: datetime | None,
     ) -> tuple[datetime, str] | None:
         """The newest release newer than the transfer: one cut from the old home just before moving
-        still points PyPI at the old repository (CONTEXT.md §2)."""
+        still points PyPI at the old repository (CONTEXT.md §2). Yanked releases don't count."""
         assert tracking.approved_at is not None
         if "repo_transferred" in obs.done:
             # Seen in the org for the first time: it moved after the last look, which saw it outside.
@@ -317,15 +334,24 @@ class TrackingService:
             since_move = transferred_at - timedelta(minutes=self.settings.tracking.interval_minutes)
         else:
             return None  # still at the old home
+        # Versions and upload times from the simple index: the JSON API's `releases` key is deprecated.
+        try:
+            index = await self.pypi.get_index(name)
+        except NotFound:
+            raise ApiError(404, f"PyPI has no project called {name}.") from None
+        if index.status == "quarantined":
+            raise ApiError(404, f"PyPI has quarantined {name}: its admins must lift that first.")
+        newer = sorted((when, version) for version, when in index.releases().items() if when > tracking.approved_at)
+        if not newer:
+            return None
+        if newer[-1][0] > since_move:
+            return newer[-1]
+        # Only releases from before the move was seen: they count if PyPI's links already point at the
+        # new home, which is what the release is for.
+        project = project or await self._pypi_project(name)
         full_name = obs.repo_full_name or tracking.repo_full_name
-        # PyPI's links already point at the new home: that is what the release is for.
         shows_new_home = full_name is not None and _links_to(project, self.settings.github.web_url, full_name)
-        newer = sorted(
-            (when, version)
-            for version, when in project.releases.items()
-            if when > tracking.approved_at and (shows_new_home or when > since_move)
-        )
-        return newer[-1] if newer else None
+        return newer[-1] if shows_new_home else None
 
     async def _nudges(self, session: AsyncSession, request_id: int, now: datetime) -> list[str]:
         """Stall reminders: requester after N days without progress, maintainers after 2N; once each."""

@@ -29,7 +29,7 @@ from bot.errors import Conflict, InvalidInput, NotFoundError, ServiceUnavailable
 from bot.github import GitHubClient, Repo
 from bot.http import ApiError, NotFound, RateLimited
 from bot.logging_setup import SecretFilter
-from bot.pypi import PyPIClient
+from bot.pypi import ProjectQuarantined, PyPIClient
 from bot.services import verification_text as text
 from bot.services.states import LABELS, audit
 
@@ -594,6 +594,8 @@ class VerificationService:
             return PyPICheck(project, username, None, None, False, text.PYPI_UNCHECKED)
         try:
             info = await self._pypi.get_project(project)
+        except ProjectQuarantined:
+            return PyPICheck(project, username, None, None, True, text.pypi_quarantined(project))
         except NotFound:
             return PyPICheck(project, username, None, None, True, text.pypi_missing(project))
         except ApiError:
@@ -605,7 +607,8 @@ class VerificationService:
             role = "Owner" if "Owner" in roles else ("Maintainer" if roles else None)
         links = text.links_to_repo(info, req.repo_key, self._settings.github.web_url)
         warning, message = text.pypi_report(
-            info, username, role, links, req.repo_full_name, self._settings.pypi.trusted_owners
+            info, username, role, links, req.repo_full_name, self._settings.pypi.trusted_owners,
+            self._settings.pypi.trusted_organizations,
         )
         return PyPICheck(info.name, username, role, links, warning or not links, message)
 

@@ -6,6 +6,7 @@ GitHub or PyPI validated (logins, repository names, topics).
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from bot.github import Repo
@@ -134,6 +135,13 @@ def pypi_missing(project: str) -> str:
     return f"PyPI: there is no project named `{project}`, so no PyPI role could be checked."
 
 
+def pypi_quarantined(project: str) -> str:
+    return (
+        f"⚠️ PyPI has quarantined `{project}` (PEP 792), so its page and roles are hidden. PyPI's admins must "
+        "lift the quarantine before the project can be handed over; a maintainer will look at it with you."
+    )
+
+
 def links_to_repo(project: PyPIProject, repo_key: str, web_url: str) -> bool:
     """Whether any of the PyPI project's URLs points at the GitHub repository (case-insensitive)."""
     web = urlsplit(web_url)
@@ -157,11 +165,29 @@ def pypi_report(
     links: bool,
     repo: str,
     trusted_owners: tuple[str, ...],
+    trusted_organizations: tuple[str, ...] = (),
 ) -> tuple[bool, str]:
     """(warning, message) about the requester's PyPI role and the project's link to the repository."""
     owners = ", ".join(f"**{o}**" for o in trusted_owners) or "the Pallets owners"
+    # PyPI organisation slugs are letters, digits, '.', '_', '-': anything else is dropped before display.
+    org = re.sub(r"[^A-Za-z0-9._-]", "", project.organization or "")[:100]
+    held = bool(org) and org.lower() in {o.lower() for o in trusted_organizations}
     lines = []
-    if not username:
+    if held:
+        lines.append(
+            f"PyPI `{project.name}` is in the PyPI organisation **{org}**, which the Pallets maintainers hold: "
+            "nothing to hand over on PyPI."
+        )
+    elif org and role != "Owner":
+        # Roles held through an organisation (its owners, its teams) are not listed by PyPI's API.
+        lines.append(
+            f"PyPI `{project.name}` belongs to the PyPI organisation **{org}**: roles held through it "
+            "(organisation owners, team members) can't be seen through PyPI's API, so the role below may be "
+            "incomplete. If that is how you hold the project, tell a maintainer."
+        )
+    if held and role != "Owner":
+        pass  # nothing is asked of the requester on PyPI
+    elif not username:
         lines.append(f"PyPI `{project.name}`: no PyPI username given, so the role wasn't checked.")
     elif role == "Owner":
         lines.append(f"PyPI `{project.name}`: **{username}** is an Owner.")
@@ -181,4 +207,4 @@ def pypi_report(
     lines.append(
         f"The PyPI project links to `{repo}`." if links else f"⚠️ The PyPI project does not link to `{repo}`."
     )
-    return role != "Owner", "\n".join(lines)
+    return role != "Owner" and not held, "\n".join(lines)

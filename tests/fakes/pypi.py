@@ -1,4 +1,18 @@
-"""A loopback fake of PyPI's project JSON API and JSON simple index (PEP 691/700/792)."""
+"""A loopback fake of PyPI's project JSON API and JSON simple index (PEP 691/700/792).
+
+Strict where Warehouse (PyPI's code, github.com/pypi/warehouse) is:
+- `/pypi/<name>/json` redirects any other spelling to the PEP 503 normalised name
+  (warehouse/legacy/api/json.py `json_project`: `project.normalized_name != request.matchdict["name"]`
+  -> HTTPMovedPermanently), and answers 404 for a quarantined project (`latest_release_factory` filters
+  `Project.lifecycle_status` "quarantine-enter"); its `releases` key is documented as deprecated
+  (docs.pypi.org/api/json/: "should be considered deprecated ... use the simple API") and a test can drop it.
+- `ownership.roles` lists direct roles only (`project.roles`, one per user); rights held through a PyPI
+  organisation (its owners, its teams) are never listed, `ownership.organization` names it.
+- `/simple/<name>/` with `Accept: application/vnd.pypi.simple.v1+json` (PEP 691) answers `versions`,
+  files with `upload-time` and `yanked` (PEP 700, PEP 592), and always a `project-status` (PEP 792;
+  warehouse/packaging/utils.py `_simple_detail`): a quarantined project is still listed there, with its
+  status and without files.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +38,8 @@ class FakePyPI(FakeService):
     def __init__(self) -> None:
         super().__init__()
         self.projects: dict[str, dict[str, Any]] = {}  # normalized name -> project
+        # Warehouse still sends the deprecated `releases` key; False drops it, as PyPI says it may.
+        self.releases_key = True
 
     @property
     def url(self) -> str:
@@ -45,6 +61,7 @@ class FakePyPI(FakeService):
         organization: str | None = None,
         status: str | None = None,
         releases: dict[str, datetime] | None = None,
+        org_roles: Iterable[tuple[str, str]] = (),
         license: str | None = None,
         license_expression: str | None = None,
     ) -> dict[str, Any]:
@@ -60,6 +77,9 @@ class FakePyPI(FakeService):
             "home_page": home_page,
             "roles": [tuple(r) for r in roles],
             "organization": organization,
+            # Rights through the organisation (its owners, team roles): real, but not in `ownership.roles`.
+            "org_roles": [tuple(r) for r in org_roles],
+            "yanked": {},  # version -> reason ("" when none given)
             "status": status,
             "status_reason": None,
             "releases": releases,
@@ -84,6 +104,17 @@ class FakePyPI(FakeService):
         if when >= max(project["releases"].values()):
             project["version"] = version
 
+    def yank(self, name: str, version: str, reason: str = "") -> None:
+        """PEP 592: a yanked release stays listed, flagged; Warehouse yanks whole releases."""
+        project = self.project(name)
+        project["yanked"][version] = reason
+        live = {v: t for v, t in project["releases"].items() if v not in project["yanked"]}
+        if live:  # info.version is the newest non-yanked release (Warehouse orders by `Release.yanked` first)
+            project["version"] = max(live, key=lambda v: live[v])
+
+    def quarantined(self, project: dict[str, Any]) -> bool:
+        return project["status"] == "quarantined"
+
     # --- responses -------------------------------------------------------------------------------
 
     def _files(self, project: dict[str, Any], version: str) -> list[dict[str, Any]]:
@@ -99,12 +130,13 @@ class FakePyPI(FakeService):
                 "digests": {"sha256": digest},
                 "upload_time": when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
                 "upload_time_iso_8601": when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "yanked": False,
+                "yanked": version in project["yanked"],
+                "yanked_reason": project["yanked"].get(version) or None,
             }
         ]
 
     def project_json(self, project: dict[str, Any]) -> dict[str, Any]:
-        return {
+        data = {
             "info": {
                 "name": project["name"],
                 "version": project["version"],
@@ -122,32 +154,43 @@ class FakePyPI(FakeService):
             "urls": self._files(project, project["version"]),
             "vulnerabilities": [],
             "ownership": {
-                "roles": [{"role": role, "user": user} for role, user in project["roles"]],
+                # Direct roles only, Owners first (warehouse/legacy/api/json.py `roles_data`).
+                "roles": [
+                    {"role": role, "user": user}
+                    for role, user in sorted(project["roles"], key=lambda r: (r[0] != "Owner", r[1]))
+                ],
                 "organization": project["organization"],
             },
         }
+        if not self.releases_key:
+            del data["releases"]
+        return data
 
     def simple_json(self, project: dict[str, Any]) -> dict[str, Any]:
-        files = [f for v in project["releases"] for f in self._files(project, v)]
+        # A quarantined project keeps its page but offers no files (warehouse/packaging/utils.py).
+        versions = [] if self.quarantined(project) else list(project["releases"])
+        files = [f for v in versions for f in self._files(project, v)]
         data: dict[str, Any] = {
             "meta": {"api-version": "1.4"},
             "name": normalize(project["name"]),
-            "versions": list(project["releases"]),
+            # Warehouse always sends a status; "active" when none was set (PEP 792).
+            "project-status": {"status": project["status"] or "active"},
+            "versions": versions,
             "files": [
                 {
                     "filename": f["filename"],
                     "url": f["url"],
-                    "hashes": f["digests"],
+                    "hashes": {"sha256": f["digests"]["sha256"]},
                     "upload-time": f["upload_time_iso_8601"],
                     "size": f["size"],
+                    # PEP 592/691: false, true, or the reason as a string.
+                    "yanked": (f["yanked_reason"] or True) if f["yanked"] else False,
                 }
                 for f in files
             ],
         }
-        if project["status"]:
-            data["project-status"] = {"status": project["status"]}
-            if project["status_reason"]:
-                data["project-status"]["reason"] = project["status_reason"]
+        if project["status_reason"]:
+            data["project-status"]["reason"] = project["status_reason"]
         return data
 
     # --- routes ----------------------------------------------------------------------------------
@@ -170,10 +213,13 @@ class FakePyPI(FakeService):
         return project
 
     async def _h_project(self, request: web.Request) -> web.Response:
-        project = self._find(request.match_info["name"])
-        if request.match_info["name"] != project["name"]:
-            # Warehouse redirects any other spelling to the project's own name.
-            raise Reply(301, None, {"Location": f"{self.url}/pypi/{project['name']}/json"})
+        name = request.match_info["name"]
+        project = self._find(name)
+        if self.quarantined(project):
+            raise Reply(404, NOT_FOUND)  # the JSON API hides quarantined projects
+        if name != normalize(name):
+            # Warehouse redirects any other spelling, the display name included, to the normalised name.
+            raise Reply(301, None, {"Location": f"{self.url}/pypi/{normalize(name)}/json"})
         return json_response(self.project_json(project))
 
     async def _h_simple(self, request: web.Request) -> web.Response:
