@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+import bot.pypi
 from bot.db.models.transfers import TransferRequest
 from bot.http import NotFound
-from bot.pypi import ProjectQuarantined, PyPIClient
 from bot.services.eligibility import EligibilityService
 from bot.services.verification import VerificationService
 from tests.services.test_review import (  # noqa: F401  (fixtures are used by name)
@@ -53,11 +53,11 @@ async def test_a_display_name_costs_one_request_for_the_normalised_name(http, fa
 async def test_a_quarantined_project_is_told_apart_from_a_missing_one(http, fake_pypi):
     fake_pypi.add_project("flask-evil", status="quarantined")
     client = pypi_client(http, fake_pypi)
-    with pytest.raises(ProjectQuarantined):
+    with pytest.raises(bot.pypi.ProjectQuarantined):
         await client.get_project("Flask-Evil")
     with pytest.raises(NotFound) as missing:
         await client.get_project("flask-nothing")
-    assert not isinstance(missing.value, ProjectQuarantined)
+    assert not isinstance(missing.value, bot.pypi.ProjectQuarantined)
 
 
 async def test_the_verification_report_says_quarantined(db, clock, http, fake_github, fake_pypi):
@@ -175,7 +175,7 @@ async def test_release_times_come_from_the_simple_index(db, clock, http, fake_gi
 
 async def test_versions_are_read_from_wheel_and_sdist_filenames(http, fake_pypi):
     fake_pypi.add_project("Flask-Thing", version="1.0")
-    client = PyPIClient(http, url=fake_pypi.url)
+    client = bot.pypi.PyPIClient(http, url=fake_pypi.url)
     index = await client.get_index("Flask_Thing")
     assert index.status == "active" and index.versions == ("1.0",)
     assert [f.version for f in index.files] == ["1.0"] and set(index.releases()) == {"1.0"}
