@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -244,6 +245,9 @@ def _validate(settings: Settings) -> None:
     _check_url("github.api_url", settings.github.api_url)
     _check_url("github.web_url", settings.github.web_url)
     _check_url("pypi.url", settings.pypi.url)
+    for slug in settings.pypi.trusted_organizations:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", slug):
+            raise ConfigError(f"config: `pypi.trusted_organizations` holds {slug!r}, not a PyPI organisation slug")
     if not settings.database.url.startswith("sqlite+aiosqlite://"):
         raise ConfigError("config: `database.url` must start with sqlite+aiosqlite://")
     if settings.review.approvals_required < 1:

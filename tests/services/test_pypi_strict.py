@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 import bot.pypi
+from bot.config import ConfigError
 from bot.db.models.transfers import TransferRequest
 from bot.http import NotFound
 from bot.services.eligibility import EligibilityService
@@ -34,6 +35,12 @@ def world(fake_github, fake_pypi):
     repo = fake_github.add_repo("alice/flask-thing", readme=README, admins=["alice"])
     fake_pypi.add_project("flask-thing", roles=[("Owner", "alice")])
     return repo
+
+
+def test_trusted_organizations_must_be_pypi_slugs():
+    assert make_settings(pypi={"trusted_organizations": ["pallets"]}).pypi.trusted_organizations == ("pallets",)
+    with pytest.raises(ConfigError, match="pypi.trusted_organizations"):
+        make_settings(pypi={"trusted_organizations": ["https://pypi.org/org/pallets/"]})
 
 
 # ----- 14.5: one request, for the normalised name ---------------------------------------------------
