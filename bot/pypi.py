@@ -125,23 +125,28 @@ class PyPIIndex:
         return releases
 
 
-_DIST_SUFFIX = r"(?:-|\.tar\.gz$|\.tar\.bz2$|\.tgz$|\.zip$|\.tar$|\.whl$|\.egg$|\.exe$|\.msi$|\.rpm$)"
+_DIST_EXTENSIONS = (".tar.gz", ".tar.bz2", ".tgz", ".zip", ".tar", ".whl", ".egg", ".exe", ".msi", ".rpm")
 
 
-def _file_version(filename: str, versions: tuple[str, ...]) -> str | None:
-    # The simple index doesn't say which version a file belongs to: the version follows the project
-    # name and a hyphen in every distribution filename (wheels may write '-' in it as '_').
+def _file_version(filename: str, spellings: dict[str, str]) -> str | None:
+    """The version a distribution file belongs to (the simple index doesn't say): in every filename it
+    follows the project name after a hyphen, and wheels write a '-' inside it as '_'. Dictionary look-ups
+    over the few hyphen-separated parts, so a project with thousands of files stays cheap."""
     lower = filename.lower()
-    for version in sorted(versions, key=len, reverse=True):
-        for spelling in {version.lower(), version.lower().replace("-", "_")}:
-            if re.search(rf"-{re.escape(spelling)}{_DIST_SUFFIX}", lower):
+    stem = next((lower[: -len(ext)] for ext in _DIST_EXTENSIONS if lower.endswith(ext)), lower)
+    parts = stem.split("-")
+    for start in range(1, len(parts)):  # the name is the shortest prefix that leaves a known version
+        for end in range(len(parts), start, -1):
+            version = spellings.get("-".join(parts[start:end]))
+            if version is not None:
                 return version
     return None
 
 
 def _index(data: dict[str, Any]) -> PyPIIndex:
     status = data.get("project-status")
-    versions = tuple(str(v) for v in data.get("versions") or () if isinstance(v, str))
+    versions = tuple(v for v in data.get("versions") or () if isinstance(v, str))
+    spellings = {v.lower().replace("-", "_"): v for v in versions} | {v.lower(): v for v in versions}
     files = []
     for f in data.get("files") or ():
         if not isinstance(f, dict) or not isinstance(f.get("filename"), str):
@@ -149,7 +154,7 @@ def _index(data: dict[str, Any]) -> PyPIIndex:
         files.append(
             PyPIFile(
                 filename=f["filename"],
-                version=_file_version(f["filename"], versions),
+                version=_file_version(f["filename"], spellings),
                 uploaded_at=_dt(f.get("upload-time")) if isinstance(f.get("upload-time"), str) else None,
                 # PEP 691: false, true, or the reason (a string; an empty reason still means yanked).
                 yanked=f.get("yanked") is True or isinstance(f.get("yanked"), str),

@@ -182,7 +182,24 @@ async def test_release_times_come_from_the_simple_index(db, clock, http, fake_gi
 
 async def test_versions_are_read_from_wheel_and_sdist_filenames(http, fake_pypi):
     fake_pypi.add_project("Flask-Thing", version="1.0")
-    client = bot.pypi.PyPIClient(http, url=fake_pypi.url)
-    index = await client.get_index("Flask_Thing")
+    index = await bot.pypi.PyPIClient(http, url=fake_pypi.url).get_index("Flask_Thing")
     assert index.status == "active" and index.versions == ("1.0",)
     assert [f.version for f in index.files] == ["1.0"] and set(index.releases()) == {"1.0"}
+    # A PEP 691/700 page as Warehouse writes it: legacy sdist names keep the display name, wheels
+    # write '-' in a version as '_', yanked is false, true or the reason.
+    page = {
+        "name": "flask-thing",
+        "versions": ["0.9-beta", "1.0", "1.0.1"],
+        "files": [
+            {"filename": "Flask-Thing-0.9-beta.tar.gz", "upload-time": "2020-01-01T00:00:00.000000Z"},
+            {"filename": "Flask_Thing-0.9_beta-py3-none-any.whl", "upload-time": "2020-01-02T00:00:00Z"},
+            {"filename": "Flask-Thing-1.0.zip", "upload-time": "2021-01-01T00:00:00Z", "yanked": "bad"},
+            {"filename": "flask_thing-1.0.1-py2.py3-none-any.whl", "upload-time": "2022-01-01T00:00:00Z",
+             "yanked": False},
+            {"filename": "odd-name.exe", "upload-time": "2023-01-01T00:00:00Z"},
+        ],
+    }
+    parsed = bot.pypi._index(page)
+    assert [f.version for f in parsed.files] == ["0.9-beta", "0.9-beta", "1.0", "1.0.1", None]
+    assert [f.yanked for f in parsed.files] == [False, False, True, False, False]
+    assert {k: v.year for k, v in parsed.releases().items()} == {"0.9-beta": 2020, "1.0.1": 2022, "odd-name.exe": 2023}
