@@ -33,6 +33,14 @@ WELCOME = (
 UNSURE = "I'm not sure which question that is. `/eco faq` lists the topics I can answer."
 
 
+ORDINARY_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
+
+
+def is_ordinary(message: discord.Message) -> bool:
+    """A member's post or reply; not a system notice (member join, pin, thread created ...)."""
+    return message.type in ORDINARY_TYPES
+
+
 def faq_path(bot: EcoBot) -> Path:
     return Path(bot.settings.faq.path) if bot.settings.faq.path else SHIPPED_FAQ
 
@@ -137,6 +145,13 @@ class Faq(EcoCog):
 
     async def answer_with_faq(self, interaction: discord.Interaction, message: discord.Message) -> None:
         require_maintainer(interaction)
+        if not is_ordinary(message):
+            await interaction.response.send_message(
+                "That is a system notice (a join, pin or new thread), not a question: Discord doesn't allow "
+                "replies to it.",
+                ephemeral=True,
+            )
+            return
         match = self.service.faq.match(message.content or "")
         if match is None:
             await interaction.response.send_message(
@@ -189,6 +204,7 @@ class Faq(EcoCog):
             return None
         me = self.bot.user
         reference = message.reference.message_id if message.reference else None
+        joined_at = getattr(message.author, "joined_at", None)
         return IncomingMessage(
             message_id=message.id,
             channel_id=channel.id,
@@ -202,6 +218,8 @@ class Faq(EcoCog):
             thread_started_by_bot=in_thread and me is not None and channel.owner_id == me.id,
             reply_to_message_id=reference,
             mentioned_user_ids=frozenset(user.id for user in message.mentions),
+            joined_at=joined_at,
+            ordinary=is_ordinary(message),
         )
 
     async def _speak(self, message: discord.Message, decision: Decision) -> None:

@@ -38,6 +38,11 @@ class IncomingMessage:
     thread_started_by_bot: bool = False
     reply_to_message_id: int | None = None
     mentioned_user_ids: frozenset[int] = frozenset()
+    # When the author joined the server (the message's member payload); None when Discord didn't say.
+    joined_at: datetime | None = None
+    # An ordinary message or a reply. Member-join, pin and thread-created notices are system messages:
+    # they are nobody's post, and Discord refuses a reply to them.
+    ordinary: bool = True
 
 
 @dataclass(frozen=True)
@@ -105,7 +110,7 @@ class NewcomerService:
 
     def consider(self, msg: IncomingMessage) -> Decision:
         self._order += 1
-        if msg.author_is_bot:
+        if msg.author_is_bot or not msg.ordinary:
             return Decision()
         if msg.author_is_maintainer:
             if msg.reply_to_message_id is not None:
@@ -129,7 +134,7 @@ class NewcomerService:
 
     def _take_welcome(self, msg: IncomingMessage, now: datetime) -> bool:
         key = (msg.guild_id, msg.author_id)
-        if key in self._welcomed:
+        if key in self._welcomed or not self._joined_recently(msg.joined_at, now):
             return False
         while self._welcome_times and now - self._welcome_times[0] > timedelta(minutes=1):
             self._welcome_times.popleft()
@@ -138,6 +143,17 @@ class NewcomerService:
         self._welcome_times.append(now)
         self._welcomed.add(key)
         return True
+
+    def _joined_recently(self, joined_at: datetime | None, now: datetime) -> bool:
+        """Regulars posting for the first time since the bot arrived are not newcomers."""
+        days = self._settings.welcome_joined_within_days
+        if days <= 0:
+            return True
+        if joined_at is None:
+            # Discord sends the member (with joined_at) with every guild message from a member, so this
+            # is only a caller that had no member payload: nothing says this is a regular.
+            return True
+        return now - joined_at <= timedelta(days=days)
 
     def _take_answer(self, topic_id: str, channel_id: int, user_id: int, now: datetime) -> bool:
         cooldown = timedelta(minutes=self._settings.cooldown_minutes)
