@@ -41,6 +41,18 @@ def is_ordinary(message: discord.Message) -> bool:
     return message.type in ORDINARY_TYPES
 
 
+def missing_reply_permissions(perms: discord.Permissions, *, in_thread: bool) -> list[str]:
+    """What the bot lacks to reply with an embed: a reply needs Read Message History too."""
+    needed = [
+        ("View Channel", perms.view_channel),
+        ("Send Messages in Threads" if in_thread else "Send Messages",
+         perms.send_messages_in_threads if in_thread else perms.send_messages),
+        ("Embed Links", perms.embed_links),
+        ("Read Message History", perms.read_message_history),
+    ]
+    return [name for name, ok in needed if not ok]
+
+
 def faq_path(bot: EcoBot) -> Path:
     return Path(bot.settings.faq.path) if bot.settings.faq.path else SHIPPED_FAQ
 
@@ -149,6 +161,16 @@ class Faq(EcoCog):
             await interaction.response.send_message(
                 "That is a system notice (a join, pin or new thread), not a question: Discord doesn't allow "
                 "replies to it.",
+                ephemeral=True,
+            )
+            return
+        in_thread = isinstance(message.channel, discord.Thread)
+        missing = missing_reply_permissions(interaction.app_permissions, in_thread=in_thread)
+        if missing:
+            # Checked before anything is promised: a reply without these fails after "Answering ...".
+            await interaction.response.send_message(
+                f"I can't reply in this channel: I'm missing **{', '.join(missing)}** here. Ask a server admin "
+                "to grant it, or post the answer with `/eco faq topic:<topic> user:<member>`.",
                 ephemeral=True,
             )
             return

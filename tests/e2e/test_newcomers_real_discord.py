@@ -8,6 +8,7 @@ import asyncio
 from datetime import timedelta
 
 from tests.e2e.test_newcomers import CONTENT_ON, TRANSFER_Q, bot_messages, new_member, replies_to, reply_to, settle
+from tests.fakes.discord_world import Perm
 from tests.harness import Harness
 
 REGULAR = 900_000_000_000_400_001
@@ -73,3 +74,26 @@ async def test_answer_with_faq_on_a_system_notice_says_so(make_harness) -> None:
     assert note.ephemeral and "system notice" in note.content and "Answering" not in note.content
     await settle(h)
     assert replies_to(h, notice) == [] and failed_posts(h) == []
+
+
+async def test_answer_with_faq_without_read_message_history_says_what_is_missing(make_harness) -> None:
+    h = await make_harness(faq={"welcome": False})
+    text = "who can publish releases of an extension in the org?"
+    question = await h.discord.send_message(h.USER, h.ECO_CHANNEL, text)
+    # A server admin took Read Message History from the bot in the eco channel: replies need it.
+    h.discord.channels[h.ECO_CHANNEL].overwrites.append(
+        {"id": h.discord.bot_user.id, "type": 1, "allow": 0, "deny": Perm.READ_MESSAGE_HISTORY}
+    )
+    used = await h.discord.message_command(h.MAINTAINER, "Answer with FAQ", question)
+    note = await used.wait_message()
+    assert note.ephemeral and "Read Message History" in note.content, note.content
+    assert "Answering" not in note.content and "went wrong" not in note.content
+    await settle(h)
+    assert replies_to(h, question) == [] and failed_posts(h) == []
+    assert [m.content for m in h.discord.messages_in(h.ECO_CHANNEL, include_ephemeral=True)
+            if m.ephemeral and m.id > question.id] == [note.content]  # one answer to the maintainer, no apology
+
+    # Granted again: the same menu answers.
+    h.discord.channels[h.ECO_CHANNEL].overwrites.clear()
+    again = await h.discord.message_command(h.MAINTAINER, "Answer with FAQ", question)
+    assert "Answering with" in (await again.wait_message()).content
