@@ -13,7 +13,7 @@ import discord
 from discord import app_commands
 
 from bot.errors import DomainError, NotFoundError
-from bot.services.faq import FaqBook, FaqTopic, load_faq
+from bot.services.faq import FaqBook, FaqTopic, load_faq, topic_embed
 from bot.services.newcomers import SHIPPED_FAQ, Decision, IncomingMessage, NewcomerService
 from cogs._base import EcoCog, GuardedDynamicItem, custom_id_template, require_maintainer
 
@@ -58,11 +58,9 @@ def faq_path(bot: EcoBot) -> Path:
 
 
 def render_topic(topic: FaqTopic, *, automatic: bool) -> discord.Embed:
-    embed = discord.Embed(title=topic.title, description=topic.answer, colour=discord.Colour.green())
-    if topic.links:
-        embed.add_field(name="Links", value="\n".join(f"[{link.label}]({link.url})" for link in topic.links))
-    if automatic:
-        embed.set_footer(text="Automatic answer. Not what you asked? Press \"Not helpful\".")
+    # The same rendering load_faq checked against Discord's embed limits.
+    embed = discord.Embed.from_dict(topic_embed(topic, automatic=automatic))
+    embed.colour = discord.Colour.green()
     return embed
 
 
