@@ -53,6 +53,13 @@ def missing_reply_permissions(perms: discord.Permissions, *, in_thread: bool) ->
     return [name for name, ok in needed if not ok]
 
 
+def _duration(seconds: float) -> str:
+    seconds = max(1, round(seconds))
+    if seconds < 120:
+        return f"{seconds} s"
+    return f"{round(seconds / 60)} min"
+
+
 def faq_path(bot: EcoBot) -> Path:
     return Path(bot.settings.faq.path) if bot.settings.faq.path else SHIPPED_FAQ
 
@@ -131,12 +138,22 @@ class Faq(EcoCog):
         found = self.service.faq.get(topic)
         if found is None:
             raise NotFoundError("I don't know that topic. Pick one from the list as you type.")
+        if user is not None and not self.bot.is_maintainer(interaction.user):
+            wait = self.service.take_ping(interaction.user.id, user.id)
+            if wait:
+                raise DomainError(
+                    "`/eco faq` mentions someone at most once every "
+                    f"{_duration(self.bot.settings.faq.ping_cooldown_seconds)} (per member giving it and per "
+                    f"member named): try again in {_duration(wait)}, or leave out `user`."
+                )
         mention = user.mention if user is not None else None
         await interaction.response.send_message(
             content=mention,
             embed=render_topic(found, automatic=False),
-            # Only the member explicitly given is pinged, nobody else.
-            allowed_mentions=discord.AllowedMentions(users=[user] if user else False),
+            # Only the member explicitly given is pinged: never a role, @everyone or anyone else.
+            allowed_mentions=discord.AllowedMentions(
+                users=[user] if user else False, roles=False, everyone=False, replied_user=False
+            ),
         )
 
     @faq.autocomplete("topic")

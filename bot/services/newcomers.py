@@ -92,6 +92,9 @@ class NewcomerService:
         # answer typed as "@member see ..." instead of Discord's reply also counts as replying first.
         self._maintainer_mentioned: collections.OrderedDict[tuple[int, int], int] = collections.OrderedDict()
         self._order = 0
+        # `/eco faq user:` mentions: when each member last gave one, and when each member was last named.
+        self._ping_by: dict[int, datetime] = {}
+        self._ping_to: dict[int, datetime] = {}
 
     async def load(self) -> None:
         since = self._clock.now() - max(DAY, timedelta(minutes=self._settings.cooldown_minutes))
@@ -181,6 +184,24 @@ class NewcomerService:
         self._unsure_channel_last[msg.channel_id] = now
         self._unsure_user_last[msg.author_id] = now
         return True
+
+    def take_ping(self, invoker_id: int, target_id: int) -> float:
+        """Reserve a mention of `target_id` by `invoker_id` through `/eco faq`; returns 0, or the seconds
+        to wait: one mention per invoking member and one per mentioned member per `ping_cooldown_seconds`,
+        so nobody can use the bot to ping a member over and over."""
+        window = timedelta(seconds=self._settings.ping_cooldown_seconds)
+        now = self._clock.now()
+        last = [t for t in (self._ping_by.get(invoker_id), self._ping_to.get(target_id)) if t is not None]
+        wait = max((t + window - now for t in last), default=timedelta(0))
+        if wait > timedelta(0):
+            return wait.total_seconds()
+        for table in (self._ping_by, self._ping_to):
+            if len(table) > 10_000:  # forget expired entries; the tables stay small
+                for key in [k for k, t in table.items() if now - t >= window]:
+                    del table[key]
+        self._ping_by[invoker_id] = now
+        self._ping_to[target_id] = now
+        return 0.0
 
     def release_user(self, user_id: int) -> None:
         """Give back a member's daily answer reserved for a reply that was not sent (a maintainer
