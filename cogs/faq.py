@@ -259,6 +259,14 @@ class Faq(EcoCog):
             ordinary=is_ordinary(message),
         )
 
+    @staticmethod
+    def _can_reply(message: discord.Message) -> bool:
+        me = message.guild.me if message.guild is not None else None
+        channel = message.channel
+        if me is None or not hasattr(channel, "permissions_for"):
+            return True
+        return channel.permissions_for(me).read_message_history  # type: ignore[union-attr]
+
     async def _speak(self, message: discord.Message, decision: Decision) -> None:
         if decision.topic is not None and self.bot.settings.faq.reply_delay_seconds > 0:
             await asyncio.sleep(self.bot.settings.faq.reply_delay_seconds)
@@ -279,7 +287,14 @@ class Faq(EcoCog):
         # Send and record as one step: a shutdown in between would welcome the member twice.
         async with self.bot.critical():
             try:
-                reply = await message.reply(**kwargs)
+                if self._can_reply(message):
+                    reply = await message.reply(**kwargs)
+                else:
+                    # A reply needs Read Message History (Discord answers 403/160002 without it): post in
+                    # the channel instead, naming the member without pinging them.
+                    kwargs.pop("mention_author")
+                    kwargs["content"] = f"{message.author.mention} {kwargs['content'] or ''}".rstrip()
+                    reply = await message.channel.send(**kwargs)
             except discord.HTTPException as exc:
                 log.warning(
                     "could not reply in channel %s: %s (code %s)", message.channel.id, exc.status, exc.code

@@ -97,3 +97,19 @@ async def test_answer_with_faq_without_read_message_history_says_what_is_missing
     h.discord.channels[h.ECO_CHANNEL].overwrites.clear()
     again = await h.discord.message_command(h.MAINTAINER, "Answer with FAQ", question)
     assert "Answering with" in (await again.wait_message()).content
+
+
+async def test_without_read_message_history_the_welcome_is_posted_without_a_reply(harness) -> None:
+    h = harness
+    eco = h.discord.channels[h.ECO_CHANNEL]
+    eco.overwrites.append({"id": h.discord.bot_user.id, "type": 1, "allow": 0, "deny": Perm.READ_MESSAGE_HISTORY})
+    h.discord.dispatch("CHANNEL_UPDATE", eco.payload())
+    await asyncio.sleep(0.1)
+    joined = new_member(h)
+    first = await h.discord.send_message(joined, h.ECO_CHANNEL, "hello everyone")
+    welcome = await h.discord.wait_for_message(
+        h.ECO_CHANNEL, after_id=first.id, predicate=lambda m: m.author_id == h.discord.bot_user.id
+    )
+    assert welcome.content.startswith(f"<@{joined}> Welcome to #pallets-eco")
+    assert welcome.mention_ids == set()  # named, not pinged
+    assert failed_posts(h) == []
