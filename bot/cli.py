@@ -25,6 +25,7 @@ from bot.services.checkup import (
 log = logging.getLogger(__name__)
 
 LOGIN_TIMEOUT_SECONDS = 20.0
+CHECK_TIMEOUT_SECONDS = 60.0
 
 
 def _out(line: str) -> None:
@@ -38,11 +39,13 @@ async def check(settings: Settings) -> int:
         lines.append(CheckLine(False, "DISCORD_TOKEN is not set: export it to check ids and permissions"))
     else:
         try:
-            lines.extend(await _check_discord(settings, token))
+            lines.extend(await asyncio.wait_for(_check_discord(settings, token), CHECK_TIMEOUT_SECONDS))
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             # No network, DNS failure, a proxy in the way: one line, not discord.py's traceback.
             reason = _short_reason(exc)
             lines.append(CheckLine(False, f"cannot reach Discord ({reason}): check the network and try again"))
+        except discord.HTTPException as exc:
+            lines.append(CheckLine(False, f"Discord answered {exc.status} (code {exc.code}): try again later"))
     for name, value in (("GITHUB_TOKEN", settings.secrets.github_token),):
         lines.append(CheckLine(bool(value), f"{name} is set" if value else f"{name} is not set (60 requests/h)"))
     for line in lines:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from tests.e2e.test_process import H, _spawn
+from tests.e2e.test_process import H, _spawn, world
+
+__all__ = ["world"]  # the process world fixture of tests/e2e/test_process.py
 
 
 def _closed_port() -> int:
@@ -42,3 +44,14 @@ url = "sqlite+aiosqlite:///{tmp_path}/eco.db"
     assert len(unreachable) == 1, text
     assert unreachable[0].startswith("[ ] cannot reach Discord (") and "check the network" in unreachable[0]
     assert " ERROR " not in errors, errors  # discord.py's own start-up notes may remain, no error report
+
+
+async def test_check_when_discord_is_down_prints_one_line(world):
+    fake, config, *_ = world
+    fake.fail("GET", r"^/users/@me$", 503, times=10)
+    proc = await _spawn(config, "check")
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    text, errors = out.decode(), err.decode()
+    assert proc.returncode == 1, text + errors
+    assert "Traceback" not in text + errors
+    assert "[ ] Discord answered 503 (code 0): try again later" in text.splitlines()
