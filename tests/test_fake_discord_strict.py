@@ -48,17 +48,22 @@ async def test_back_dated_member_payload_carries_joined_at(fake: FakeDiscord, bo
 
 
 async def test_thread_created_and_pin_notices(fake: FakeDiscord, bot: FakeTestBot) -> None:
-    thread = await fake.create_thread_as_user(ALICE, CHANNEL, "How do I transfer my extension?")
-    await wait_for(lambda: bot.events["message"])
-    created = bot.events["message"][0]
+    starter = await fake.send_message(BOB, CHANNEL, "an older message")
+    thread = await fake.create_thread_as_user(ALICE, CHANNEL, "How do I transfer my extension?", message=starter)
+    await wait_for(lambda: len(bot.events["message"]) == 2)
+    created = bot.events["message"][1]
     assert created.type is discord.MessageType.thread_created and created.is_system()
-    assert created.content == thread.name and created.author.id == ALICE
-    await fake.create_thread_as_user(ALICE, CHANNEL, "private one", private=True)  # no notice for private
+    assert created.content == thread.name and created.author.id == ALICE and thread.id == starter.id
+    assert created.reference is not None and created.reference.channel_id == thread.id
+    # Without a starting message (public or private) Discord documents no notice.
+    await fake.create_thread_as_user(ALICE, CHANNEL, "private one", private=True)
+    await fake.create_thread_as_user(ALICE, CHANNEL, "public one")
 
     original = await fake.send_message(BOB, CHANNEL, "pin me")
     notice = await fake.pin_as_user(ALICE, original)
-    await wait_for(lambda: len(bot.events["message"]) == 3)
-    pinned = bot.events["message"][2]
+    await wait_for(lambda: len(bot.events["message"]) == 4)
+    assert [m.id for m in bot.events["message"]][2] == original.id
+    pinned = bot.events["message"][3]
     assert pinned.id == notice.id and pinned.type is discord.MessageType.pins_add and pinned.is_system()
     assert pinned.reference is not None and pinned.reference.message_id == original.id
 

@@ -52,8 +52,8 @@ async def test_system_notices_get_no_welcome_and_no_answer(make_harness) -> None
     notices = [m for m in h.discord.messages_in(h.ECO_CHANNEL) if m["type"] == 7]
     assert [m.author_id for m in notices] == [joined]
     # A thread named like an FAQ question: its THREAD_CREATED notice carries the name as content.
-    await h.discord.create_thread_as_user(h.USER2, h.ECO_CHANNEL, TRANSFER_Q)
     pinned = await h.discord.send_message(h.MAINTAINER, h.ECO_CHANNEL, "useful link collection")
+    await h.discord.create_thread_as_user(h.USER2, h.ECO_CHANNEL, TRANSFER_Q, message=pinned)
     await h.discord.pin_as_user(h.USER2, pinned)
     await settle(h)
 
@@ -67,7 +67,8 @@ async def test_system_notices_get_no_welcome_and_no_answer(make_harness) -> None
 
 async def test_answer_with_faq_on_a_system_notice_says_so(make_harness) -> None:
     h = await make_harness(**CONTENT_ON)
-    await h.discord.create_thread_as_user(h.USER2, h.ECO_CHANNEL, TRANSFER_Q)
+    older = await h.discord.send_message(h.MAINTAINER, h.ECO_CHANNEL, "see the guide")
+    await h.discord.create_thread_as_user(h.USER2, h.ECO_CHANNEL, TRANSFER_Q, message=older)
     notice = next(m for m in h.discord.messages_in(h.ECO_CHANNEL) if m["type"] == 18)
     used = await h.discord.message_command(h.MAINTAINER, "Answer with FAQ", notice)
     note = await used.wait_message()

@@ -502,18 +502,27 @@ class FakeDiscord(GatewayMixin, RestMixin, InteractionMixin):
         await asyncio.sleep(0)
         return msg
 
-    async def create_thread_as_user(self, user_id: int, parent_id: int, name: str, *, private: bool = False,
+    async def create_thread_as_user(self, user_id: int, parent_id: int, name: str, *,
+                                    message: FakeMessage | int | None = None, private: bool = False,
                                     ) -> FakeChannel:
-        """A member starts a thread without a starting message. For a public thread Discord also posts
-        a THREAD_CREATED system message (type 18, content = the thread's name, authored by the member,
-        message_reference -> the thread) in the parent channel; a private thread gets no notice.
-        https://github.com/discord/discord-api-docs/blob/main/developers/topics/threads.mdx
-        (message types: developers/resources/message.mdx)."""
+        """A member starts a thread, from `message` (always public, the thread takes the message's id) or
+        without one. From a message, Discord also posts a THREAD_CREATED system message (type 18) in the
+        parent channel: authored by the member, content = the thread's name, message_reference -> the
+        thread. "It is currently only sent in one case: when a PUBLIC_THREAD is created from an older
+        message" (https://github.com/discord/discord-api-docs/blob/main/developers/topics/threads.mdx),
+        so a thread started without a message gets no notice here."""
         parent = self.channels[parent_id]
-        thread = self.add_channel(parent.guild_id, self.snowflake(), name, type=12 if private else 11,  # type: ignore[arg-type]
-                                  parent_id=parent_id, owner_id=user_id)
+        assert parent.guild_id is not None
+        if message is not None:
+            starter = self.get_message(int(getattr(message, "id", message)))
+            thread = self.add_channel(parent.guild_id, starter.id, name, type=11, parent_id=parent_id,
+                                      owner_id=user_id)
+            starter.data["thread"] = thread.payload()
+        else:
+            thread = self.add_channel(parent.guild_id, self.snowflake(), name, type=12 if private else 11,
+                                      parent_id=parent_id, owner_id=user_id)
         thread.thread_members.add(user_id)
-        if not private:
+        if message is not None:
             self.store_message(parent, self.users[user_id], {"content": name}, msg_type=THREAD_CREATED,
                                extra={"message_reference": {"type": 0, "channel_id": str(thread.id),
                                                             "guild_id": str(parent.guild_id)}})
