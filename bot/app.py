@@ -129,7 +129,12 @@ class EcoBot(commands.Bot):
         # No text commands: the default would parse "@bot how do I ..." as a command and log errors.
         # discord.py runs every message listener as its own task; the one feature that reads messages
         # is called from here instead, so a busy channel costs one task per message, not two.
-        if self.message_handler is not None:
+        # Only ordinary messages and replies: member-join, pin and thread-created notices are system
+        # messages that nobody wrote, and Discord refuses a reply to them.
+        if self.message_handler is not None and message.type in (
+            discord.MessageType.default,
+            discord.MessageType.reply,
+        ):
             await self.message_handler(message)
 
     # ----- helpers for cogs -----------------------------------------------------------------------

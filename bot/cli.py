@@ -3,17 +3,29 @@ exit code; none of them starts the gateway connection except `sync`, which only 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 
+import aiohttp
 import discord
 
 from bot.config import Settings
 from bot.errors import DomainError
 from bot.runner import build_deps, point_discord_at
-from bot.services.checkup import CheckLine, channel_permissions, missing_permissions
+from bot.services.checkup import (
+    MENTION_EVERYONE,
+    CheckLine,
+    channel_permissions,
+    message_content_line,
+    missing_permissions,
+    role_ping_line,
+)
 
 log = logging.getLogger(__name__)
+
+LOGIN_TIMEOUT_SECONDS = 20.0
+CHECK_TIMEOUT_SECONDS = 60.0
 
 
 def _out(line: str) -> None:
@@ -26,7 +38,14 @@ async def check(settings: Settings) -> int:
     if not token:
         lines.append(CheckLine(False, "DISCORD_TOKEN is not set: export it to check ids and permissions"))
     else:
-        lines.extend(await _check_discord(settings, token))
+        try:
+            lines.extend(await asyncio.wait_for(_check_discord(settings, token), CHECK_TIMEOUT_SECONDS))
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            # No network, DNS failure, a proxy in the way: one line, not discord.py's traceback.
+            reason = _short_reason(exc)
+            lines.append(CheckLine(False, f"cannot reach Discord ({reason}): check the network and try again"))
+        except discord.HTTPException as exc:
+            lines.append(CheckLine(False, f"Discord answered {exc.status} (code {exc.code}): try again later"))
     for name, value in (("GITHUB_TOKEN", settings.secrets.github_token),):
         lines.append(CheckLine(bool(value), f"{name} is set" if value else f"{name} is not set (60 requests/h)"))
     for line in lines:
@@ -36,6 +55,11 @@ async def check(settings: Settings) -> int:
     return 1 if missing else 0
 
 
+def _short_reason(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0].strip() if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
+
+
 async def _check_discord(settings: Settings, token: str) -> list[CheckLine]:
     point_discord_at(settings)
     d = settings.discord
@@ -43,13 +67,15 @@ async def _check_discord(settings: Settings, token: str) -> list[CheckLine]:
     client = discord.Client(intents=discord.Intents.none())
     try:
         try:
-            await client.login(token)
+            await asyncio.wait_for(client.login(token), LOGIN_TIMEOUT_SECONDS)
         except discord.LoginFailure:
             return [CheckLine(False, "Discord rejected DISCORD_TOKEN")]
         http = client.http
         me = client.user
         assert me is not None
         lines.append(CheckLine(True, f"logged in as {me.name} ({me.id})"))
+        # login() read GET /oauth2/applications/@me: its flags say whether the portal toggle is on.
+        lines.append(message_content_line(d.message_content, client.application_flags.value))
         try:
             guild = await http.get_guild(d.guild_id)
         except discord.HTTPException:
@@ -60,6 +86,14 @@ async def _check_discord(settings: Settings, token: str) -> list[CheckLine]:
             lines.append(CheckLine(rid in roles, f"maintainer role {rid} {'exists' if rid in roles else 'NOT found'}"))
         member = await http.get_member(d.guild_id, me.id)
         member_roles = [int(r) for r in member.get("roles", [])]
+        mention_everyone = await _may_mention_everyone(http, d.guild_id, d.review_channel_id, me.id,
+                                                       member_roles, roles)
+        by_id = {int(r["id"]): r for r in guild["roles"]}
+        for rid in d.maintainer_role_ids:
+            if rid in by_id:
+                role = by_id[rid]
+                lines.append(role_ping_line(rid, str(role.get("name", rid)), bool(role.get("mentionable")),
+                                            mention_everyone))
         channels = {
             "eco_channel_id": d.eco_channel_id,
             "review_channel_id": d.review_channel_id,
@@ -90,6 +124,20 @@ async def _check_discord(settings: Settings, token: str) -> list[CheckLine]:
     finally:
         await client.close()
     return lines
+
+
+async def _may_mention_everyone(http, guild_id: int, channel_id: int, me: int, member_roles: list[int],
+                                roles: dict[int, int]) -> bool:
+    """Mention Everyone where nudges are posted (threads of the review channel take its permissions)."""
+    try:
+        channel = await http.get_channel(channel_id)
+    except discord.HTTPException:
+        overwrites = []
+    else:
+        overwrites = channel.get("permission_overwrites", [])
+    perms = channel_permissions(guild_id=guild_id, member_id=me, member_role_ids=member_roles, roles=roles,
+                                overwrites=overwrites)
+    return bool(perms & MENTION_EVERYONE)
 
 
 async def sync_commands(settings: Settings) -> int:

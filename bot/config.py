@@ -106,6 +106,10 @@ class FaqSettings:
     # Wait this long before an automatic answer, so a maintainer who replies first keeps the bot quiet.
     reply_delay_seconds: float = 15.0
     welcome_per_minute: int = 5  # cap on welcomes during a raid
+    # Welcome only members who joined the server this recently (0: anyone's first message here).
+    welcome_joined_within_days: float = 14.0
+    # `/eco faq user:` pings: one per invoking member and one per mentioned member in this window.
+    ping_cooldown_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -258,6 +262,9 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("config: `review.draft_expiry_days` must be positive")
     if settings.tracking.interval_minutes <= 0 or settings.contribute.refresh_minutes <= 0:
         raise ConfigError("config: intervals must be positive")
+    for key in ("welcome_joined_within_days", "ping_cooldown_seconds"):
+        if getattr(settings.faq, key) < 0:
+            raise ConfigError(f"config: `faq.{key}` must not be negative")
     if settings.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("config: `logging.level` must be DEBUG, INFO, WARNING or ERROR")
 

@@ -97,7 +97,7 @@ async def run_bot(settings: Settings, secret_filter: SecretFilter | None = None)
 
 
 async def _serve(bot: EcoBot, settings: Settings) -> int:
-    """Run until SIGINT/SIGTERM; 2 when Discord rejects the token."""
+    """Run until SIGINT/SIGTERM; 2 when Discord rejects the token, 3 when it refuses a privileged intent."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
 
@@ -115,6 +115,13 @@ async def _serve(bot: EcoBot, settings: Settings) -> int:
     except discord.LoginFailure:
         log.error("Discord rejected DISCORD_TOKEN: check the bot token")
         return 2
+    except discord.PrivilegedIntentsRequired:
+        # Gateway close 4014. The only privileged intent the bot can ask for is Message Content.
+        log.error(
+            "Discord refused the Message Content intent (gateway close 4014): turn on \"Message Content Intent\" "
+            "in the Developer Portal (Bot > Privileged Gateway Intents), or set discord.message_content = false"
+        )
+        return 3
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

@@ -13,7 +13,7 @@ import discord
 from discord import app_commands
 
 from bot.errors import DomainError, NotFoundError
-from bot.services.faq import FaqBook, FaqTopic, load_faq
+from bot.services.faq import FaqBook, FaqTopic, load_faq, topic_embed
 from bot.services.newcomers import SHIPPED_FAQ, Decision, IncomingMessage, NewcomerService
 from cogs._base import EcoCog, GuardedDynamicItem, custom_id_template, require_maintainer
 
@@ -33,16 +33,41 @@ WELCOME = (
 UNSURE = "I'm not sure which question that is. `/eco faq` lists the topics I can answer."
 
 
+ORDINARY_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
+
+
+def is_ordinary(message: discord.Message) -> bool:
+    """A member's post or reply; not a system notice (member join, pin, thread created ...)."""
+    return message.type in ORDINARY_TYPES
+
+
+def missing_reply_permissions(perms: discord.Permissions, *, in_thread: bool) -> list[str]:
+    """What the bot lacks to reply with an embed: a reply needs Read Message History too."""
+    needed = [
+        ("View Channel", perms.view_channel),
+        ("Send Messages in Threads" if in_thread else "Send Messages",
+         perms.send_messages_in_threads if in_thread else perms.send_messages),
+        ("Embed Links", perms.embed_links),
+        ("Read Message History", perms.read_message_history),
+    ]
+    return [name for name, ok in needed if not ok]
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(1, round(seconds))
+    if seconds < 120:
+        return f"{seconds} s"
+    return f"{round(seconds / 60)} min"
+
+
 def faq_path(bot: EcoBot) -> Path:
     return Path(bot.settings.faq.path) if bot.settings.faq.path else SHIPPED_FAQ
 
 
 def render_topic(topic: FaqTopic, *, automatic: bool) -> discord.Embed:
-    embed = discord.Embed(title=topic.title, description=topic.answer, colour=discord.Colour.green())
-    if topic.links:
-        embed.add_field(name="Links", value="\n".join(f"[{link.label}]({link.url})" for link in topic.links))
-    if automatic:
-        embed.set_footer(text="Automatic answer. Not what you asked? Press \"Not helpful\".")
+    # The same rendering load_faq checked against Discord's embed limits.
+    embed = discord.Embed.from_dict(topic_embed(topic, automatic=automatic))
+    embed.colour = discord.Colour.green()
     return embed
 
 
@@ -113,12 +138,22 @@ class Faq(EcoCog):
         found = self.service.faq.get(topic)
         if found is None:
             raise NotFoundError("I don't know that topic. Pick one from the list as you type.")
+        if user is not None and not self.bot.is_maintainer(interaction.user):
+            wait = self.service.take_ping(interaction.user.id, user.id)
+            if wait:
+                raise DomainError(
+                    "`/eco faq` mentions someone at most once every "
+                    f"{_duration(self.bot.settings.faq.ping_cooldown_seconds)} (per member giving it and per "
+                    f"member named): try again in {_duration(wait)}, or leave out `user`."
+                )
         mention = user.mention if user is not None else None
         await interaction.response.send_message(
             content=mention,
             embed=render_topic(found, automatic=False),
-            # Only the member explicitly given is pinged, nobody else.
-            allowed_mentions=discord.AllowedMentions(users=[user] if user else False),
+            # Only the member explicitly given is pinged: never a role, @everyone or anyone else.
+            allowed_mentions=discord.AllowedMentions(
+                users=[user] if user else False, roles=False, everyone=False, replied_user=False
+            ),
         )
 
     @faq.autocomplete("topic")
@@ -137,6 +172,23 @@ class Faq(EcoCog):
 
     async def answer_with_faq(self, interaction: discord.Interaction, message: discord.Message) -> None:
         require_maintainer(interaction)
+        if not is_ordinary(message):
+            await interaction.response.send_message(
+                "That is a system notice (a join, pin or new thread), not a question: Discord doesn't allow "
+                "replies to it.",
+                ephemeral=True,
+            )
+            return
+        in_thread = isinstance(message.channel, discord.Thread)
+        missing = missing_reply_permissions(interaction.app_permissions, in_thread=in_thread)
+        if missing:
+            # Checked before anything is promised: a reply without these fails after "Answering ...".
+            await interaction.response.send_message(
+                f"I can't reply in this channel: I'm missing **{', '.join(missing)}** here. Ask a server admin "
+                "to grant it, or post the answer with `/eco faq topic:<topic> user:<member>`.",
+                ephemeral=True,
+            )
+            return
         match = self.service.faq.match(message.content or "")
         if match is None:
             await interaction.response.send_message(
@@ -189,6 +241,7 @@ class Faq(EcoCog):
             return None
         me = self.bot.user
         reference = message.reference.message_id if message.reference else None
+        joined_at = getattr(message.author, "joined_at", None)
         return IncomingMessage(
             message_id=message.id,
             channel_id=channel.id,
@@ -202,7 +255,17 @@ class Faq(EcoCog):
             thread_started_by_bot=in_thread and me is not None and channel.owner_id == me.id,
             reply_to_message_id=reference,
             mentioned_user_ids=frozenset(user.id for user in message.mentions),
+            joined_at=joined_at,
+            ordinary=is_ordinary(message),
         )
+
+    @staticmethod
+    def _can_reply(message: discord.Message) -> bool:
+        me = message.guild.me if message.guild is not None else None
+        channel = message.channel
+        if me is None or not hasattr(channel, "permissions_for"):
+            return True
+        return channel.permissions_for(me).read_message_history  # type: ignore[union-attr]
 
     async def _speak(self, message: discord.Message, decision: Decision) -> None:
         if decision.topic is not None and self.bot.settings.faq.reply_delay_seconds > 0:
@@ -224,7 +287,14 @@ class Faq(EcoCog):
         # Send and record as one step: a shutdown in between would welcome the member twice.
         async with self.bot.critical():
             try:
-                reply = await message.reply(**kwargs)
+                if self._can_reply(message):
+                    reply = await message.reply(**kwargs)
+                else:
+                    # A reply needs Read Message History (Discord answers 403/160002 without it): post in
+                    # the channel instead, naming the member without pinging them.
+                    kwargs.pop("mention_author")
+                    kwargs["content"] = f"{message.author.mention} {kwargs['content'] or ''}".rstrip()
+                    reply = await message.channel.send(**kwargs)
             except discord.HTTPException as exc:
                 log.warning(
                     "could not reply in channel %s: %s (code %s)", message.channel.id, exc.status, exc.code

@@ -304,7 +304,8 @@ async def test_messages_without_message_content_intent(fake: FakeDiscord) -> Non
 
 async def test_app_not_granted_message_content(fake: FakeDiscord) -> None:
     fake.message_content_intent_granted = False
-    async with running_bot(fake) as bot:
+    # Asking for the intent would close the gateway with 4014 (tests/test_fake_discord_strict.py).
+    async with running_bot(fake, message_content=False) as bot:
         await fake.send_message(ALICE, CHANNEL, "secret")
         await wait_for(lambda: bot.events["message"])
         assert bot.events["message"][0].content == ""

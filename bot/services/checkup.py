@@ -9,6 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 ADMINISTRATOR = 1 << 3
+MENTION_EVERYONE = 1 << 17
+# Application flags GATEWAY_MESSAGE_CONTENT (approved, 100+ servers) and GATEWAY_MESSAGE_CONTENT_LIMITED
+# (the Developer Portal toggle, under 100 servers): Discord API docs, "Application Flags".
+MESSAGE_CONTENT_FLAGS = (1 << 18) | (1 << 19)
 
 # Permission bits (Discord API docs, "Permissions").
 NEEDED: dict[str, int] = {
@@ -28,9 +32,11 @@ NEEDED: dict[str, int] = {
 class CheckLine:
     ok: bool
     text: str
+    # Works, but not as well as it could (e.g. role pings that won't notify): shown, never fails `check`.
+    warning: bool = False
 
     def render(self) -> str:
-        return f"[{'x' if self.ok else ' '}] {self.text}"
+        return f"[{'!' if self.warning else 'x' if self.ok else ' '}] {self.text}"
 
 
 def channel_permissions(
@@ -66,3 +72,35 @@ def channel_permissions(
 
 def missing_permissions(perms: int, wanted: Mapping[str, int] = NEEDED) -> list[str]:
     return [name for name, bit in wanted.items() if not perms & bit]
+
+
+def message_content_line(requested: bool, application_flags: int) -> CheckLine:
+    """Whether `discord.message_content = true` will connect: without the portal toggle Discord closes
+    the gateway with 4014."""
+    enabled = bool(application_flags & MESSAGE_CONTENT_FLAGS)
+    if not requested:
+        state = "on" if enabled else "off"
+        return CheckLine(True, f"message content not requested (discord.message_content = false, toggle {state})")
+    if enabled:
+        return CheckLine(True, "Message Content Intent is enabled for the application")
+    return CheckLine(
+        False,
+        "discord.message_content = true, but the Message Content Intent is off: turn it on in the Developer "
+        "Portal (Bot > Privileged Gateway Intents) or set discord.message_content = false",
+    )
+
+
+def role_ping_line(role_id: int, name: str, mentionable: bool, mention_everyone: bool) -> CheckLine:
+    """Nudges mention the maintainer roles; Discord only notifies a role that is mentionable, or when the
+    bot has Mention Everyone."""
+    if mentionable:
+        return CheckLine(True, f"maintainer role @{name} ({role_id}) is mentionable: nudges ping it")
+    if mention_everyone:
+        return CheckLine(True, f"maintainer role @{name} ({role_id}): nudges ping it (the bot has Mention Everyone)")
+    return CheckLine(
+        True,
+        f"maintainer role @{name} ({role_id}) is not mentionable and the bot lacks Mention Everyone: nudges "
+        "will show the role without notifying anyone (make the role mentionable, or grant Mention Everyone "
+        "in the review channel)",
+        warning=True,
+    )

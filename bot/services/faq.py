@@ -23,6 +23,7 @@ __all__ = [
     "is_question_like",
     "load_faq",
     "normalise",
+    "topic_embed",
 ]
 
 MAX_ANSWER = 4096  # Discord embed description limit
@@ -32,6 +33,13 @@ MAX_LINKS = 5  # one action row of link buttons
 MAX_RAW = 4000  # longest message Discord delivers
 MAX_PROCESSED = 1000  # FAQ questions are short: longer prose is an essay or a paste, never matched
 MAX_LINES = 12  # pasted logs and configs are not FAQ questions
+MAX_FILE_BYTES = 256 * 1024  # the shipped FAQ is ~19 KB; a bigger file is a mistake (or an attack on start-up)
+
+AUTOMATIC_FOOTER = 'Automatic answer. Not what you asked? Press "Not helpful".'
+# Discord's embed limits (API docs, Message resource, "Embed Limits"): checked on every rendered topic at
+# load, so a custom FAQ can't pass validation and then have every answer refused with 400.
+EMBED_LIMITS = {"title": 256, "description": 4096, "field name": 256, "field value": 1024,
+                "footer": 2048, "fields": 25, "total": 6000}
 
 _ID_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _URL_OK = re.compile(r"https://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?:[/?#]\S*)?")
@@ -295,6 +303,48 @@ class FaqBook:
         return None
 
 
+# ---------------------------------------------------------------------------- rendering
+
+
+def links_markdown(topic: FaqTopic) -> str:
+    return "\n".join(f"[{link.label}]({link.url})" for link in topic.links)
+
+
+def topic_embed(topic: FaqTopic, *, automatic: bool) -> dict[str, Any]:
+    """The answer as a Discord embed object (the cog adds the colour): one rendering for posting and for
+    the limit check at load."""
+    embed: dict[str, Any] = {"type": "rich", "title": topic.title, "description": topic.answer}
+    if topic.links:
+        embed["fields"] = [{"name": "Links", "value": links_markdown(topic), "inline": True}]
+    if automatic:
+        embed["footer"] = {"text": AUTOMATIC_FOOTER}
+    return embed
+
+
+def embed_problems(embed: dict[str, Any]) -> list[str]:
+    """Every Discord embed limit the embed breaks, as readable phrases."""
+    problems = []
+
+    def check(what: str, text: str | None) -> int:
+        size = len(text or "")
+        if size > EMBED_LIMITS[what]:
+            problems.append(f"{what} is {size} characters, Discord allows {EMBED_LIMITS[what]}")
+        return size
+
+    total = check("title", embed.get("title")) + check("description", embed.get("description"))
+    fields = embed.get("fields") or []
+    if len(fields) > EMBED_LIMITS["fields"]:
+        problems.append(f"{len(fields)} fields, Discord allows {EMBED_LIMITS['fields']}")
+    for field in fields:
+        before = len(problems)
+        total += check("field name", field.get("name")) + check("field value", field.get("value"))
+        problems[before:] = [f"{field.get('name')!r} {p.removeprefix('field ')}" for p in problems[before:]]
+    total += check("footer", (embed.get("footer") or {}).get("text"))
+    if total > EMBED_LIMITS["total"]:
+        problems.append(f"all text together is {total} characters, Discord allows {EMBED_LIMITS['total']}")
+    return problems
+
+
 # ---------------------------------------------------------------------------- loading
 
 
@@ -302,13 +352,22 @@ def load_faq(path: Path) -> FaqBook:
     """Load and validate the FAQ file; any problem raises FaqError with one clear line."""
     name = path.name
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise FaqError(f"{path}: {size:,} bytes, at most {MAX_FILE_BYTES:,} allowed")
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)  # the file may grow between stat and read
+        if len(raw) > MAX_FILE_BYTES:
+            raise FaqError(f"{path}: more than {MAX_FILE_BYTES:,} bytes")
+        data = tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise FaqError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise FaqError(f"{path}: cannot read: {exc}") from None
+        raise FaqError(f"{path}: cannot read: {_one_line(exc)}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise FaqError(f"{name}: invalid TOML: {exc}") from None
+        raise FaqError(f"{name}: invalid TOML: {_one_line(exc)}") from None
+    except RecursionError:
+        raise FaqError(f"{name}: invalid TOML: arrays or tables nested too deeply") from None
     _check_keys(data, required={"topic"}, optional={"concepts"}, where=name)
     concepts = _load_concepts(data.get("concepts", {}), name)
     raw_topics = data["topic"]
@@ -322,9 +381,18 @@ def load_faq(path: Path) -> FaqBook:
         if topic.id in seen:
             raise FaqError(f"{name}: topic #{number}: duplicate id {topic.id!r}")
         seen.add(topic.id)
+        for automatic in (True, False):
+            problems = embed_problems(topic_embed(topic, automatic=automatic))
+            if problems:
+                raise FaqError(f"{name}: topic {topic.id!r}: the answer as posted breaks Discord's embed limits: "
+                               f"{'; '.join(problems)}")
         topics.append(topic)
         compiled.append(entry)
     return FaqBook(tuple(topics), tuple(compiled))
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]
 
 
 def _check_keys(table: Any, *, required: set[str], optional: set[str], where: str) -> None:

@@ -38,6 +38,11 @@ class IncomingMessage:
     thread_started_by_bot: bool = False
     reply_to_message_id: int | None = None
     mentioned_user_ids: frozenset[int] = frozenset()
+    # When the author joined the server (the message's member payload); None when Discord didn't say.
+    joined_at: datetime | None = None
+    # An ordinary message or a reply. Member-join, pin and thread-created notices are system messages:
+    # they are nobody's post, and Discord refuses a reply to them.
+    ordinary: bool = True
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,9 @@ class NewcomerService:
         # answer typed as "@member see ..." instead of Discord's reply also counts as replying first.
         self._maintainer_mentioned: collections.OrderedDict[tuple[int, int], int] = collections.OrderedDict()
         self._order = 0
+        # `/eco faq user:` mentions: when each member last gave one, and when each member was last named.
+        self._ping_by: dict[int, datetime] = {}
+        self._ping_to: dict[int, datetime] = {}
 
     async def load(self) -> None:
         since = self._clock.now() - max(DAY, timedelta(minutes=self._settings.cooldown_minutes))
@@ -105,7 +113,7 @@ class NewcomerService:
 
     def consider(self, msg: IncomingMessage) -> Decision:
         self._order += 1
-        if msg.author_is_bot:
+        if msg.author_is_bot or not msg.ordinary:
             return Decision()
         if msg.author_is_maintainer:
             if msg.reply_to_message_id is not None:
@@ -129,7 +137,7 @@ class NewcomerService:
 
     def _take_welcome(self, msg: IncomingMessage, now: datetime) -> bool:
         key = (msg.guild_id, msg.author_id)
-        if key in self._welcomed:
+        if key in self._welcomed or not self._joined_recently(msg.joined_at, now):
             return False
         while self._welcome_times and now - self._welcome_times[0] > timedelta(minutes=1):
             self._welcome_times.popleft()
@@ -138,6 +146,17 @@ class NewcomerService:
         self._welcome_times.append(now)
         self._welcomed.add(key)
         return True
+
+    def _joined_recently(self, joined_at: datetime | None, now: datetime) -> bool:
+        """Regulars posting for the first time since the bot arrived are not newcomers."""
+        days = self._settings.welcome_joined_within_days
+        if days <= 0:
+            return True
+        if joined_at is None:
+            # Discord sends the member (with joined_at) with every guild message from a member, so this
+            # is only a caller that had no member payload: nothing says this is a regular.
+            return True
+        return now - joined_at <= timedelta(days=days)
 
     def _take_answer(self, topic_id: str, channel_id: int, user_id: int, now: datetime) -> bool:
         cooldown = timedelta(minutes=self._settings.cooldown_minutes)
@@ -165,6 +184,24 @@ class NewcomerService:
         self._unsure_channel_last[msg.channel_id] = now
         self._unsure_user_last[msg.author_id] = now
         return True
+
+    def take_ping(self, invoker_id: int, target_id: int) -> float:
+        """Reserve a mention of `target_id` by `invoker_id` through `/eco faq`; returns 0, or the seconds
+        to wait: one mention per invoking member and one per mentioned member per `ping_cooldown_seconds`,
+        so nobody can use the bot to ping a member over and over."""
+        window = timedelta(seconds=self._settings.ping_cooldown_seconds)
+        now = self._clock.now()
+        last = [t for t in (self._ping_by.get(invoker_id), self._ping_to.get(target_id)) if t is not None]
+        wait = max((t + window - now for t in last), default=timedelta(0))
+        if wait > timedelta(0):
+            return wait.total_seconds()
+        for table in (self._ping_by, self._ping_to):
+            if len(table) > 10_000:  # forget expired entries; the tables stay small
+                for key in [k for k, t in table.items() if now - t >= window]:
+                    del table[key]
+        self._ping_by[invoker_id] = now
+        self._ping_to[target_id] = now
+        return 0.0
 
     def release_user(self, user_id: int) -> None:
         """Give back a member's daily answer reserved for a reply that was not sent (a maintainer

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -40,7 +41,11 @@ from tests.fakes.discord_interactions import (
 )
 from tests.fakes.discord_rest import ApiError, CallRecord, Fault, RestMixin
 from tests.fakes.discord_world import (
+    CHANNEL_PINNED_MESSAGE,
     EPHEMERAL,
+    REPLYABLE_TYPES,
+    THREAD_CREATED,
+    USER_JOIN,
     FakeChannel,
     FakeGuild,
     FakeMember,
@@ -60,7 +65,11 @@ __all__ = [
     "RoleOption", "UserOption", "patch_discord_urls",
 ]
 
-# Application flags: GATEWAY_MESSAGE_CONTENT (approved) and ..._LIMITED (unverified bots).
+# Application flags: GATEWAY_MESSAGE_CONTENT (approved) and ..._LIMITED (unverified bots), likewise for
+# presences and members. The _LIMITED flag is what the portal's "Privileged Gateway Intents" toggle sets:
+# https://github.com/discord/discord-api-docs/blob/main/developers/resources/application.mdx#application-object-application-flags
+_FLAG_PRESENCE = (1 << 12) | (1 << 13)
+_FLAG_GUILD_MEMBERS = (1 << 14) | (1 << 15)
 _FLAG_MESSAGE_CONTENT = (1 << 18) | (1 << 19)
 
 
@@ -74,6 +83,8 @@ class FakeDiscord(GatewayMixin, RestMixin, InteractionMixin):
         bot_name: str = "EcoBot",
         owner_id: int = 1_100_000_000_000_000_002,
         message_content_intent_granted: bool = True,
+        members_intent_granted: bool = True,
+        presences_intent_granted: bool = True,
         heartbeat_interval_ms: int = 41_250,
         ack_deadline: float = 3.0,
         token_lifetime: float = 15 * 60.0,
@@ -84,6 +95,8 @@ class FakeDiscord(GatewayMixin, RestMixin, InteractionMixin):
         self.application_id = application_id or bot_id
         self.owner = FakeUser(owner_id, "app-owner")
         self.message_content_intent_granted = message_content_intent_granted
+        self.members_intent_granted = members_intent_granted
+        self.presences_intent_granted = presences_intent_granted
         self.enforce_permissions = enforce_permissions
         self.snowflake = SnowflakeFactory()
         self.users: dict[int, FakeUser] = {bot_id: self.bot_user, owner_id: self.owner}
@@ -140,7 +153,17 @@ class FakeDiscord(GatewayMixin, RestMixin, InteractionMixin):
 
     @property
     def application_flags(self) -> int:
-        return _FLAG_MESSAGE_CONTENT if self.message_content_intent_granted else 0
+        return (
+            (_FLAG_MESSAGE_CONTENT if self.message_content_intent_granted else 0)
+            | (_FLAG_GUILD_MEMBERS if self.members_intent_granted else 0)
+            | (_FLAG_PRESENCE if self.presences_intent_granted else 0)
+        )
+
+    def disallowed_intents(self, intents: int) -> int:
+        """Privileged intent bits in `intents` the application may not use (IDENTIFY then closes 4014)."""
+        allowed = {1: self.members_intent_granted, 8: self.presences_intent_granted,
+                   MESSAGE_CONTENT: self.message_content_intent_granted}
+        return sum(1 << bit for bit, ok in allowed.items() if not ok and intents & (1 << bit))
 
     # -- world building ----------------------------------------------------------------------
 
@@ -191,12 +214,29 @@ class FakeDiscord(GatewayMixin, RestMixin, InteractionMixin):
         return channel
 
     def add_member(self, guild_id: int, user_id: int, username: str, roles: tuple[int, ...] | list[int] = (),
-                   bot: bool = False, dms_closed: bool = False) -> FakeMember:
+                   bot: bool = False, dms_closed: bool = False, joined_at: datetime | None = None) -> FakeMember:
+        """A member joins. With a system channel set, Discord posts its join notice (a USER_JOIN
+        system message, type 7, authored by the new member, empty content) there, and it reaches the
+        bot as MESSAGE_CREATE like any message. Giving `joined_at` back-dates a member who joined
+        before the test (no notice is posted now)."""
         user = self.add_user(user_id, username, bot=bot, dms_closed=dms_closed)
-        member = FakeMember(user, guild_id, list(roles))
-        self.guilds[guild_id].members[user_id] = member
+        member = FakeMember(user, guild_id, list(roles), **({"joined_at": joined_at} if joined_at else {}))
+        guild = self.guilds[guild_id]
+        guild.members[user_id] = member
         self.dispatch("GUILD_MEMBER_ADD", {"guild_id": str(guild_id), **member.payload()})
+        if guild.system_channel_id is not None and joined_at is None:
+            self.store_message(self.channels[guild.system_channel_id], user, {"content": ""}, msg_type=USER_JOIN)
         return member
+
+    def set_system_channel(self, guild_id: int, channel_id: int | None) -> None:
+        """The server's system channel (Server Settings > Overview > System Messages Channel)."""
+        guild = self.guilds[guild_id]
+        guild.system_channel_id = channel_id
+        if self._session is not None:
+            payload = self._guild_create_payload(guild, self._session)
+            for key in ("channels", "threads", "members", "voice_states", "presences"):
+                payload.pop(key)
+            self.dispatch("GUILD_UPDATE", payload)
 
     def add_members(self, guild_id: int, members: list[tuple[int, str]], roles: tuple[int, ...] = ()) -> None:
         """Bulk add without per-member events (for 10,000-member guilds built before login)."""
@@ -269,7 +309,8 @@ class FakeDiscord(GatewayMixin, RestMixin, InteractionMixin):
             "owner_id": str(guild.owner_id), "afk_timeout": 300, "verification_level": 0,
             "default_message_notifications": 1, "explicit_content_filter": 0, "mfa_level": 0,
             "nsfw_level": 0, "premium_tier": 0, "preferred_locale": "en-US", "features": [],
-            "system_channel_id": None, "rules_channel_id": None, "description": None,
+            "system_channel_id": str(guild.system_channel_id) if guild.system_channel_id else None,
+            "rules_channel_id": None, "description": None,
             "roles": [r.payload() for r in guild.roles.values()], "emojis": [], "stickers": [],
             "channels": [c.payload() for c in channels], "threads": [t.payload() for t in threads],
             "members": [m.payload() for m in members], "member_count": len(guild.members),
@@ -382,6 +423,15 @@ class FakeDiscord(GatewayMixin, RestMixin, InteractionMixin):
             ref = self.messages.get(int(reference["message_id"]))
             if ref is None and reference.get("fail_if_not_exists", True):
                 raise ApiError(400, 50035, "Invalid Form Body: Unknown message")
+            if ref is not None and int(ref.get("type") or 0) not in REPLYABLE_TYPES:
+                # "The referenced message must exist and cannot be a system message" (Create Message,
+                # developers/resources/message.mdx). The docs give no code for it; Discord answers
+                # 400 / 50035 with "In message_reference: Cannot reply to a system message" (seen in
+                # public bug reports quoting the API's answer).
+                raise ApiError(400, 50035, "Invalid Form Body: In message_reference: Cannot reply to a system message",
+                               errors={"message_reference": {"_errors": [{
+                                   "code": "REPLIES_CANNOT_REPLY_TO_SYSTEM_MESSAGE",
+                                   "message": "Cannot reply to a system message"}]}})
             data["message_reference"] = {"type": 0, "message_id": str(reference["message_id"]),
                                          "channel_id": str(reference.get("channel_id") or channel.id)}
             if channel.guild_id is not None:
@@ -451,6 +501,49 @@ class FakeDiscord(GatewayMixin, RestMixin, InteractionMixin):
         self._dispatch_message("MESSAGE_CREATE", msg)
         await asyncio.sleep(0)
         return msg
+
+    async def create_thread_as_user(self, user_id: int, parent_id: int, name: str, *,
+                                    message: FakeMessage | int | None = None, private: bool = False,
+                                    ) -> FakeChannel:
+        """A member starts a thread, from `message` (always public, the thread takes the message's id) or
+        without one. From a message, Discord also posts a THREAD_CREATED system message (type 18) in the
+        parent channel: authored by the member, content = the thread's name, message_reference -> the
+        thread. "It is currently only sent in one case: when a PUBLIC_THREAD is created from an older
+        message" (https://github.com/discord/discord-api-docs/blob/main/developers/topics/threads.mdx),
+        so a thread started without a message gets no notice here."""
+        parent = self.channels[parent_id]
+        assert parent.guild_id is not None
+        if message is not None:
+            starter = self.get_message(int(getattr(message, "id", message)))
+            thread = self.add_channel(parent.guild_id, starter.id, name, type=11, parent_id=parent_id,
+                                      owner_id=user_id)
+            starter.data["thread"] = thread.payload()
+        else:
+            thread = self.add_channel(parent.guild_id, self.snowflake(), name, type=12 if private else 11,
+                                      parent_id=parent_id, owner_id=user_id)
+        thread.thread_members.add(user_id)
+        if message is not None:
+            self.store_message(parent, self.users[user_id], {"content": name}, msg_type=THREAD_CREATED,
+                               extra={"message_reference": {"type": 0, "channel_id": str(thread.id),
+                                                            "guild_id": str(parent.guild_id)}})
+        await asyncio.sleep(0)
+        return thread
+
+    async def pin_as_user(self, user_id: int, message: FakeMessage | int) -> FakeMessage:
+        """A member pins a message: Discord posts a CHANNEL_PINNED_MESSAGE system message (type 6, empty
+        content, authored by whoever pinned, message_reference -> the pinned message) in that channel.
+        https://github.com/discord/discord-api-docs/blob/main/developers/resources/message.mdx
+        ("Pin messages" under Message Reference Content Attribution)."""
+        pinned = self.get_message(int(getattr(message, "id", message)))
+        pinned.data["pinned"] = True
+        channel = self.channels[pinned.channel_id]
+        reference = {"type": 0, "message_id": str(pinned.id), "channel_id": str(channel.id)}
+        if channel.guild_id is not None:
+            reference["guild_id"] = str(channel.guild_id)
+        notice = self.store_message(channel, self.users[user_id], {"content": ""}, msg_type=CHANNEL_PINNED_MESSAGE,
+                                    extra={"message_reference": reference})
+        await asyncio.sleep(0)
+        return notice
 
     async def react(self, user_id: int, message: FakeMessage | int, emoji: str) -> bool:
         """A user adds a reaction. Returns False (and dispatches nothing) if it was already there."""

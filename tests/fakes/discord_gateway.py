@@ -98,6 +98,7 @@ class GatewayMixin:
         self.resume_count = 0
         self.heartbeats = 0
         self.identified_intents: list[int] = []
+        self.disallowed_intent_closes = 0
         self.identify_payloads: list[dict[str, Any]] = []
         self.presence_updates: list[dict[str, Any]] = []
         self.gateway_queries: list[dict[str, str]] = []
@@ -239,6 +240,14 @@ class GatewayMixin:
         self.identify_payloads.append(data)
         intents = int(data.get("intents", 0))
         self.identified_intents.append(intents)
+        if self.disallowed_intents(intents):
+            # A privileged intent not enabled in the Developer Portal (or not approved) closes the
+            # connection with 4014 "Disallowed intent(s)", not to be reconnected:
+            # https://github.com/discord/discord-api-docs/blob/main/developers/topics/opcodes-and-status-codes.mdx
+            # (gateway close event codes) and developers/events/gateway.mdx#privileged-intents.
+            self.disallowed_intent_closes += 1
+            await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
+            return
         shard = tuple(data["shard"]) if data.get("shard") else None
         session = GatewaySession(uuid.uuid4().hex, intents, shard, int(data.get("large_threshold", 50)))
         self._session = session

@@ -28,6 +28,7 @@ _ERRORS = {
     50005: "Cannot edit a message authored by another user", 50006: "Cannot send an empty message",
     50007: "Cannot send messages to this user", 50013: "Missing Permissions",
     50035: "Invalid Form Body", 50083: "Thread is archived",
+    160002: "Cannot reply without permission to read message history",
 }
 
 
@@ -230,6 +231,12 @@ class RestMixin:
         elif check_permissions:
             need = Perm.SEND_MESSAGES_IN_THREADS if channel.is_thread else Perm.SEND_MESSAGES
             self.require(channel, need | (Perm.ATTACH_FILES if files else 0))
+            if (body.get("message_reference") or {}).get("type", 0) == 0 and body.get("message_reference"):
+                # "When creating a message as a reply to another message, the current user must have the
+                # READ_MESSAGE_HISTORY permission" (Create Message, developers/resources/message.mdx);
+                # error 160002 in developers/topics/opcodes-and-status-codes.mdx, answered with 403.
+                if self.enforce_permissions and not self.bot_permissions(channel.id) & Perm.READ_MESSAGE_HISTORY:
+                    raise ApiError(403, 160002)
             if channel.is_thread and channel.archived:
                 raise ApiError(400, 50083)
         attachments = [self.attachment_payload(f) for f in files]

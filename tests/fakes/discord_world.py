@@ -49,6 +49,12 @@ class Perm:
 
 
 THREAD_TYPES = (10, 11, 12)
+# Message types a reply may reference; every other type is a system message (member join, pin notice,
+# thread created, boosts ...). "The referenced message must exist and cannot be a system message":
+# https://github.com/discord/discord-api-docs/blob/main/developers/resources/message.mdx#create-message
+# (message types table in the same file). discord.py's Message.is_system() draws the same line.
+REPLYABLE_TYPES = frozenset({0, 19, 20, 21, 23})
+USER_JOIN, CHANNEL_PINNED_MESSAGE, THREAD_CREATED = 7, 6, 18
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
 IS_COMPONENTS_V2 = 1 << 15
@@ -211,6 +217,8 @@ class FakeGuild:
     roles: dict[int, FakeRole] = field(default_factory=dict)
     channels: dict[int, FakeChannel] = field(default_factory=dict)
     members: dict[int, FakeMember] = field(default_factory=dict)
+    # Where Discord posts member-join notices (USER_JOIN messages); None: the server turned them off.
+    system_channel_id: int | None = None
 
     def base_permissions(self, user_id: int) -> int:
         if user_id == self.owner_id:
