@@ -9,7 +9,7 @@ RUN pip install --no-cache-dir --prefix=/install .
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 ECO_BOT_CONFIG=/config/config.toml
 COPY --from=build /install /usr/local
-RUN useradd --create-home --uid 10001 eco && mkdir -p /data /config && chown eco:eco /data
+RUN useradd --create-home --uid 10001 eco && mkdir -p /data /config && chown eco:eco /data && chmod 700 /data
 USER eco
 # The default database.url (sqlite+aiosqlite:///data/eco-bot.db) is relative: /data/eco-bot.db here.
 WORKDIR /
