@@ -4,6 +4,7 @@ threads, application commands). Interaction callbacks and webhooks live in disco
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -57,7 +58,19 @@ class _Routes:
         user_id = _int(str(request[PAYLOAD].get("recipient_id", "")), 10013)
         if user_id not in self.fake.users:
             raise ApiError(400, 50035, "Invalid Form Body: recipient_id: Unknown user")
+        self._count_dm_open()
         return json_response(self.fake.dm_channel(user_id).payload())
+
+    def _count_dm_open(self) -> None:
+        """40003 past `fake.dm_open_limit` openings in its window (see _init_rest); refusals don't count."""
+        limit = self.fake.dm_open_limit
+        now = time.monotonic()
+        if limit is not None:
+            count, seconds = limit
+            self.fake.dm_opens = [t for t in self.fake.dm_opens if now - t < seconds]
+            if len(self.fake.dm_opens) >= count:
+                raise ApiError(400, 40003)
+        self.fake.dm_opens.append(now)
 
     # -- guilds ------------------------------------------------------------------------------
 
