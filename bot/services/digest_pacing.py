@@ -3,8 +3,8 @@
 Discord refuses to open DMs "too fast" with JSON error 40003, an HTTP 400 that discord.py does not
 retry (it only retries 429s); the rate is not published. So the digest opens a few DMs at once,
 then one per interval, and when Discord still answers 40003 it waits (doubling) before trying the
-same person again. Source: https://github.com/discord/discord-api-docs/blob/main/docs/topics/
-opcodes-and-status-codes.md#json-json-error-codes ("40003: You are opening direct messages too fast").
+same person again. Source: https://github.com/discord/discord-api-docs/blob/main/developers/topics/
+opcodes-and-status-codes.mdx#json-error-codes ("40003: You are opening direct messages too fast").
 """
 
 from __future__ import annotations

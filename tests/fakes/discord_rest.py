@@ -112,8 +112,8 @@ class RestMixin:
         self.sync_log: list[tuple[int | None, list[str]]] = []
         self._command_ids: dict[tuple[int | None, str, int], int] = {}
         # Opening DMs too fast answers 400 with JSON code 40003 ("You are opening direct messages too
-        # fast"), which is not a 429: https://github.com/discord/discord-api-docs/blob/main/docs/topics/
-        # opcodes-and-status-codes.md#json-json-error-codes. Discord doesn't publish the rate; the fake
+        # fast"), which is not a 429: https://github.com/discord/discord-api-docs/blob/main/developers/topics/
+        # opcodes-and-status-codes.mdx#json-error-codes. Discord doesn't publish the rate; the fake
         # allows `count` openings (POST /users/@me/channels) per sliding `seconds`. None: no limit.
         self.dm_open_limit: tuple[int, float] | None = (10, 10.0)
         self.dm_opens: list[float] = []  # monotonic times of the openings that were allowed
