@@ -94,6 +94,10 @@ class ContributeSettings:
     tests_labels: tuple[str, ...] = ("tests", "testing")
     bug_labels: tuple[str, ...] = ("bug",)
     feature_labels: tuple[str, ...] = ("enhancement", "feature")
+    # Weekly digest DMs: after a burst of a few, one DM opened per interval; when Discord still says
+    # "opening direct messages too fast" (40003), wait this long (doubling) before trying again.
+    digest_dm_interval_seconds: float = 2.0
+    digest_retry_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -265,6 +269,8 @@ def _validate(settings: Settings) -> None:
     for key in ("welcome_joined_within_days", "ping_cooldown_seconds"):
         if getattr(settings.faq, key) < 0:
             raise ConfigError(f"config: `faq.{key}` must not be negative")
+    if settings.contribute.digest_dm_interval_seconds < 0 or settings.contribute.digest_retry_seconds <= 0:
+        raise ConfigError("config: `contribute.digest_dm_interval_seconds`/`digest_retry_seconds` must be positive")
     if settings.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("config: `logging.level` must be DEBUG, INFO, WARNING or ERROR")
 

@@ -16,6 +16,7 @@ from discord.ext import tasks
 
 from bot.db.models.core import BotState
 from bot.errors import DomainError
+from bot.services.digest_pacing import DmTooFast
 from bot.services.suggestions import (
     CONTRIBUTING_URL,
     KINDS,
@@ -40,6 +41,7 @@ FIRST_FILL_TIMEOUT = 10.0  # a first-ever answer may wait this long for the init
 DIGEST_THREAD_KEY = "contribute_digest_thread"
 DIGEST_THREAD_NAME = "Weekly beginner issues"
 DM_CLOSED = 50007
+DM_TOO_FAST = 40003  # "You are opening direct messages too fast" (see bot/services/digest_pacing.py)
 RULE = (
     "No need to ask to be assigned: anyone may take an open issue with no assignee and no linked PR. "
     "Say you're working on it by opening a PR."
@@ -311,6 +313,10 @@ class Contribute(EcoCog):
         except discord.Forbidden as exc:
             if exc.code != DM_CLOSED:
                 raise
+        except discord.HTTPException as exc:
+            if exc.code == DM_TOO_FAST:  # a 400, not a 429: discord.py doesn't retry it; the service does
+                raise DmTooFast() from exc
+            raise
         thread = await self._digest_thread()
         await thread.send(
             content=f"<@{plan.user_id}> your weekly beginner issues (your DMs are closed):",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +12,13 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+log = logging.getLogger(__name__)
+
 BUSY_TIMEOUT_MS = 10_000
+# The database holds pending device codes (with the public client id, exchangeable for the user's
+# GitHub token for 15 minutes): only the bot's own user may read it.
+DB_FILE_MODE = 0o600
+DB_DIR_MODE = 0o700
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -28,10 +37,53 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _make_dirs(folder: Path) -> None:
+    """Create the missing folders 0700 (whatever the umask); existing ones are left as they are."""
+    missing: list[Path] = []
+    for parent in (folder, *folder.parents):
+        if parent.exists():
+            break
+        missing.append(parent)
+    for parent in reversed(missing):
+        try:
+            parent.mkdir(mode=DB_DIR_MODE)
+        except FileExistsError:
+            continue  # another process made it just now
+        os.chmod(parent, DB_DIR_MODE)  # mkdir's mode is filtered by the umask
+
+
+def secure_database_file(path: Path) -> None:
+    """Create the SQLite file 0600 before SQLite opens it; warn about an existing readable one.
+
+    SQLite gives its -wal and -shm side files the main file's permission bits, so creating the main
+    file 0600 covers them too (an empty file is a valid empty database). A file that already exists
+    is never changed: the operator may have chosen its mode (a shared group, a backup job), so a
+    group- or world-readable one only gets a warning.
+    """
+    _make_dirs(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, DB_FILE_MODE)
+    except FileExistsError:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError:
+            return  # SQLite reports whatever is wrong with it
+        if mode & 0o077:
+            log.warning(
+                "the database file %s is readable by other users (mode %04o); it holds pending GitHub "
+                "sign-in codes: consider `chmod 600` on it and its -wal/-shm files", path, mode,
+            )
+        return
+    try:
+        os.fchmod(fd, DB_FILE_MODE)  # os.open's mode is filtered by the umask too (never widened)
+    finally:
+        os.close(fd)
+
+
 def create_engine(url: str) -> AsyncEngine:
     path = sqlite_path(url)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        secure_database_file(path)
     engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
     event.listen(engine.sync_engine, "connect", _on_connect)
     return engine

@@ -11,9 +11,11 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +33,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the directory holding the `bot` package
 CHILD_TIMEOUT = 300.0  # SQLite migrations take seconds; this only stops a hung child blocking start-up
 ERROR_PREFIX = "error: "
+LOCK_SUFFIX = ".migrate-lock"
+LOCK_TIMEOUT = CHILD_TIMEOUT  # another process migrating longer than this is hung, not slow
+LOCK_POLL = 0.05
 
 
 class MigrationError(RuntimeError):
@@ -46,18 +51,67 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+@contextlib.asynccontextmanager
+async def migration_lock(engine: AsyncEngine, *, timeout: float = LOCK_TIMEOUT) -> AsyncIterator[None]:
+    """Hold an exclusive lock for the upgrade of this SQLite database, across processes.
+
+    SQLite runs Alembic's DDL outside a transaction (the driver begins one only before DML), so two
+    processes upgrading a fresh file both see no version table and both `CREATE TABLE`. A `flock` on a
+    file beside the database serialises them: the second waits, then finds the work done. The lock
+    file is created 0600 and left in place (removing it would let a third process lock a new inode).
+    """
+    from bot.db.engine import sqlite_path
+
+    path = sqlite_path(str(engine.url))
+    if path is None:  # in-memory: private to this process
+        yield
+        return
+    lock_path = path.with_name(path.name + LOCK_SUFFIX)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        waited = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waited:
+                    log.info("another process is migrating the database; waiting for it")
+                    waited = True
+                if loop.time() > deadline:
+                    raise MigrationError(
+                        f"another process held the migration lock ({lock_path}) for more than {timeout:.0f} s"
+                    ) from None
+                await asyncio.sleep(LOCK_POLL)  # polling keeps the event loop free meanwhile
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 async def upgrade(engine: AsyncEngine) -> None:
-    """Bring the database to the newest revision of every feature branch ("heads")."""
+    """Bring the database to the newest revision of every feature branch ("heads").
+
+    Safe with several processes at once: the upgrade runs under `migration_lock`, and whoever waited
+    re-reads the version under it (a database already at every head is left untouched).
+    """
     from alembic import command
 
     cfg = alembic_config(str(engine.url))
 
     def _upgrade(connection: Connection) -> None:
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "heads")
+        command.upgrade(cfg, "heads")  # reads the current version itself: upgrades only what is missing
 
-    async with engine.begin() as conn:
-        await conn.run_sync(_upgrade)
+    async with migration_lock(engine):
+        if await is_up_to_date(engine):
+            return
+        async with engine.begin() as conn:
+            await conn.run_sync(_upgrade)
 
 
 def head_revisions(versions: Path = MIGRATIONS / "versions") -> frozenset[str] | None:

@@ -5,6 +5,7 @@ answer is never empty; plus digest subscriptions. The GitHub side lives in sugge
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -21,6 +22,7 @@ from bot.config import Settings
 from bot.db.models.contribute import CachedIssue, DigestLog, RefreshState, RepoFacts, ShownIssue, Subscription
 from bot.errors import InvalidInput
 from bot.github import GitHubClient
+from bot.services.digest_pacing import DM_RETRIES, DmPacer, DmTooFast
 from bot.services.suggestions_refresh import (
     FACTS_PER_PASS,
     SHOWN_WINDOW,
@@ -88,6 +90,7 @@ class DigestPlan:
 class DigestRun:
     sent: int
     failed: int
+    postponed: int = 0  # Discord refused to open more DMs: left for the next run, not failed
 
 
 @dataclass(frozen=True)
@@ -406,20 +409,56 @@ class SuggestionService:
                 row.sent_at = self._clock.now() if via != "failed" else None
                 await s.commit()
 
-    async def run_digest_once(self, send: Callable[[DigestPlan], Awaitable[str]]) -> DigestRun:
-        """Send every due digest through `send` (returns "dm" or "thread"; raising marks it failed)."""
-        sent = failed = 0
-        for plan in await self.digest_due():
+    async def release_digest(self, user_id: int, week: str) -> None:
+        """Give back a claimed, unsent slot: the next run sends this week's digest after all."""
+        async with self._db() as s:
+            await s.execute(delete(DigestLog).where(
+                DigestLog.user_id == user_id, DigestLog.week_key == week, DigestLog.via.is_(None)
+            ))
+            await s.commit()
+
+    async def run_digest_once(
+        self, send: Callable[[DigestPlan], Awaitable[str]], *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    ) -> DigestRun:
+        """Send every due digest through `send` (returns "dm" or "thread"; raising marks it failed).
+
+        DMs are paced (`DmPacer`); when `send` raises DmTooFast (Discord's 40003) the same person is
+        tried again after a growing pause, and after DM_RETRIES refusals in a row the rest of the run
+        is left for the next one (its slots released, nothing marked failed). Whoever was served
+        keeps their claimed slot, so nobody gets the week twice.
+        """
+        sent = failed = postponed = 0
+        pacer = DmPacer(self._cfg.digest_dm_interval_seconds, sleep=sleep)
+        plans = await self.digest_due()
+        for index, plan in enumerate(plans):
             if not await self.claim_digest(plan.user_id, plan.week_key):
                 continue
-            try:
-                via = await send(plan)
-            except Exception:
-                log.exception("digest for user %s failed", plan.user_id)
-                via = "failed"
+            pause = self._cfg.digest_retry_seconds
+            for attempt in range(1, DM_RETRIES + 1):
+                await pacer.wait()
+                try:
+                    via = await send(plan)
+                    break
+                except DmTooFast:
+                    pacer.drain()
+                    if attempt == DM_RETRIES:
+                        via = "postponed"
+                        break
+                    log.info("Discord: opening DMs too fast; digest to %s retried in %.0f s", plan.user_id, pause)
+                    await sleep(pause)
+                    pause *= 2
+                except Exception:
+                    log.exception("digest for user %s failed", plan.user_id)
+                    via = "failed"
+                    break
+            if via == "postponed":
+                await self.release_digest(plan.user_id, plan.week_key)
+                postponed = len(plans) - index  # this one and every later one: the next run tries again
+                log.warning("Discord kept refusing to open DMs; %d digest(s) left for the next run", postponed)
+                break
             await self.mark_digest_sent(plan.user_id, plan.week_key, via, len(plan.items))
             sent, failed = (sent + 1, failed) if via != "failed" else (sent, failed + 1)
-        return DigestRun(sent=sent, failed=failed)
+        return DigestRun(sent=sent, failed=failed, postponed=postponed)
 
 
 def _resolve_project(repos: dict[str, RepoFacts], project: str) -> RepoFacts:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from tests.fakes.discord_rest import FILES, PAYLOAD, ApiError, _int, json_response, no_content
-from tests.fakes.discord_validation import validate_message_body, validate_modal
+from tests.fakes.discord_validation import validate_autocomplete_choices, validate_message_body, validate_modal
 from tests.fakes.discord_world import (
     EPHEMERAL,
     LOADING,
@@ -455,6 +455,7 @@ class InteractionMixin:
             choices = data.get("choices", [])
             if len(choices) > 25:
                 raise ApiError(400, 50035, "Invalid Form Body: data.choices: Must be 25 or fewer in length.")
+            validate_autocomplete_choices(choices)  # names 1-100, string values <= 100 (source there)
             interaction.choices = choices
         if ctype == 9:
             validate_modal(data)

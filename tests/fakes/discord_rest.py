@@ -26,6 +26,7 @@ _ERRORS = {
     10015: "Unknown Webhook", 10062: "Unknown interaction", 10063: "Unknown application command",
     40060: "Interaction has already been acknowledged.", 50001: "Missing Access",
     50005: "Cannot edit a message authored by another user", 50006: "Cannot send an empty message",
+    40003: "You are opening direct messages too fast",
     50007: "Cannot send messages to this user", 50013: "Missing Permissions",
     50035: "Invalid Form Body", 50083: "Thread is archived",
     160002: "Cannot reply without permission to read message history",
@@ -111,6 +112,12 @@ class RestMixin:
         self.sync_calls = 0
         self.sync_log: list[tuple[int | None, list[str]]] = []
         self._command_ids: dict[tuple[int | None, str, int], int] = {}
+        # Opening DMs too fast answers 400 with JSON code 40003 ("You are opening direct messages too
+        # fast"), which is not a 429: https://github.com/discord/discord-api-docs/blob/main/developers/topics/
+        # opcodes-and-status-codes.mdx#json-error-codes. Discord doesn't publish the rate; the fake
+        # allows `count` openings (POST /users/@me/channels) per sliding `seconds`. None: no limit.
+        self.dm_open_limit: tuple[int, float] | None = (10, 10.0)
+        self.dm_opens: list[float] = []  # monotonic times of the openings that were allowed
 
     # -- public API --------------------------------------------------------------------------
 

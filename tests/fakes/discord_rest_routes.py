@@ -4,11 +4,13 @@ threads, application commands). Interaction callbacks and webhooks live in disco
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from tests.fakes.discord_rest import FILES, PAYLOAD, ApiError, _int, json_response, no_content
+from tests.fakes.discord_validation import validate_command, validate_command_list
 from tests.fakes.discord_world import FakeChannel, FakeMessage, Perm, parse_emoji
 
 if TYPE_CHECKING:
@@ -57,7 +59,19 @@ class _Routes:
         user_id = _int(str(request[PAYLOAD].get("recipient_id", "")), 10013)
         if user_id not in self.fake.users:
             raise ApiError(400, 50035, "Invalid Form Body: recipient_id: Unknown user")
+        self._count_dm_open()
         return json_response(self.fake.dm_channel(user_id).payload())
+
+    def _count_dm_open(self) -> None:
+        """40003 past `fake.dm_open_limit` openings in its window (see _init_rest); refusals don't count."""
+        limit = self.fake.dm_open_limit
+        now = time.monotonic()
+        if limit is not None:
+            count, seconds = limit
+            self.fake.dm_opens = [t for t in self.fake.dm_opens if now - t < seconds]
+            if len(self.fake.dm_opens) >= count:
+                raise ApiError(400, 40003)
+        self.fake.dm_opens.append(now)
 
     # -- guilds ------------------------------------------------------------------------------
 
@@ -350,12 +364,14 @@ class _Routes:
         names = [(p.get("name"), int(p.get("type", 1))) for p in payloads]
         if len(set(names)) != len(names):
             raise ApiError(400, 50035, "Invalid Form Body: Application command names must be unique")
+        validate_command_list(payloads)  # names, descriptions, option/choice counts, sizes: see the source there
         fake.sync_calls += 1
         fake.sync_log.append((guild_id, [str(p.get("name")) for p in payloads]))
         return json_response(fake.remember_commands(guild_id, payloads, replace=True))
 
     async def post_command(self, request: web.Request) -> web.Response:
         guild_id = self._check_app(request)
+        validate_command(request[PAYLOAD])
         return json_response(self.fake.remember_commands(guild_id, [request[PAYLOAD]], replace=False)[0], 201)
 
     async def command(self, request: web.Request) -> web.Response:
@@ -369,6 +385,7 @@ class _Routes:
             del store[command_id]
             return no_content()
         if request.method == "PATCH":
+            validate_command({**store[command_id], **request[PAYLOAD]})
             store[command_id].update(request[PAYLOAD])
         return json_response(store[command_id])
 

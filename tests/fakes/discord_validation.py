@@ -5,6 +5,7 @@ A failure is a 400 with code 50035 (Invalid Form Body) and an `errors` object na
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.fakes.discord_world import IS_COMPONENTS_V2, walk_components
@@ -101,3 +102,107 @@ def validate_modal(data: dict[str, Any]) -> None:
                 _fail("data.components.max_length", "Must be 4000 or less.")
         if comp.get("type") == 2:
             _fail("data.components", "Buttons are not allowed in modals")
+
+
+# -- application commands and autocomplete ---------------------------------------------------------
+# Source: https://github.com/discord/discord-api-docs/blob/main/developers/interactions/application-commands.mdx
+# ("Application Command Naming", the command/option/choice structures, "Registering a Command" limits)
+# and .../developers/interactions/receiving-and-responding.mdx ("Autocomplete": max of 25 choices).
+# CHAT_INPUT command and option names match ^[-_'\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$ and must be
+# lowercase where a lowercase variant exists; Python's `re` has no \p{..}: \w (letters, digits, _ and
+# combining marks) plus - and ' stands in for it. USER/MESSAGE names may be mixed case with spaces.
+_CHAT_INPUT_NAME = re.compile(r"[-_'\w]{1,32}")
+_COMMAND_TYPES_MAX = {1: 100, 2: 15, 3: 15}  # per scope: CHAT_INPUT, USER, MESSAGE
+_MAX_OPTIONS = 25
+_MAX_CHOICES = 25
+_MAX_COMMAND_CHARS = 8000  # combined name, description and value of a command, its options and choices
+_SUB_COMMAND, _SUB_COMMAND_GROUP = 1, 2
+_CHOICE_TYPES = (3, 4, 10)  # STRING, INTEGER, NUMBER
+
+
+def _check_chat_name(name: Any, field: str) -> None:
+    if not isinstance(name, str) or not _CHAT_INPUT_NAME.fullmatch(name) or name != name.lower():
+        _fail(field, f"Command name is invalid: {name!r} (1-32 lowercase letters, digits, - _ ')")
+
+
+def _check_range(value: Any, low: int, high: int, field: str) -> int:
+    if not isinstance(value, str) or not low <= len(value) <= high:
+        _fail(field, f"Must be between {low} and {high} in length.")
+    return len(value)
+
+
+def _check_choices(choices: list[dict[str, Any]], field: str) -> int:
+    if len(choices) > _MAX_CHOICES:
+        _fail(field, f"Must be {_MAX_CHOICES} or fewer in length.")
+    size = 0
+    for i, choice in enumerate(choices):
+        size += _check_range(choice.get("name"), 1, 100, f"{field}.{i}.name")
+        value = choice.get("value")
+        if isinstance(value, str):
+            size += _check_range(value, 0, 100, f"{field}.{i}.value")
+        elif not isinstance(value, int | float) or isinstance(value, bool):
+            _fail(f"{field}.{i}.value", "Must be a string, integer or number.")
+    return size
+
+
+def _check_options(options: list[dict[str, Any]], field: str, *, depth: int) -> int:
+    if len(options) > _MAX_OPTIONS:
+        _fail(field, f"Must be {_MAX_OPTIONS} or fewer in length.")
+    size, names = 0, set()
+    for i, option in enumerate(options):
+        where = f"{field}.{i}"
+        kind = option.get("type")
+        _check_chat_name(option.get("name"), f"{where}.name")
+        if option["name"] in names:
+            _fail(f"{where}.name", "Option names must be unique")
+        names.add(option["name"])
+        size += len(option["name"]) + _check_range(option.get("description"), 1, 100, f"{where}.description")
+        if option.get("choices"):
+            if kind not in _CHOICE_TYPES:
+                _fail(f"{where}.choices", "Choices are only allowed for STRING, INTEGER and NUMBER options")
+            if option.get("autocomplete"):
+                _fail(f"{where}.autocomplete", "Autocomplete cannot be set with choices")
+            size += _check_choices(option["choices"], f"{where}.choices")
+        nested = option.get("options") or []
+        if kind in (_SUB_COMMAND, _SUB_COMMAND_GROUP):
+            # Only one level of nesting: a group holds subcommands, a subcommand holds plain options.
+            if kind == _SUB_COMMAND_GROUP and (depth > 0 or any(o.get("type") != _SUB_COMMAND for o in nested)):
+                _fail(f"{where}.options", "Subcommand groups can only contain subcommands, one level deep")
+            if kind == _SUB_COMMAND and any(o.get("type") in (_SUB_COMMAND, _SUB_COMMAND_GROUP) for o in nested):
+                _fail(f"{where}.options", "Subcommands cannot contain subcommands")
+            size += _check_options(nested, f"{where}.options", depth=depth + 1)
+        elif nested:
+            _fail(f"{where}.options", "Only subcommands and groups have options")
+    return size
+
+
+def validate_command(payload: dict[str, Any], field: str = "0") -> None:
+    kind = int(payload.get("type", 1))
+    name = payload.get("name")
+    if kind == 1:
+        _check_chat_name(name, f"{field}.name")
+        size = len(name) + _check_range(payload.get("description"), 1, 100, f"{field}.description")
+        size += _check_options(payload.get("options") or [], f"{field}.options", depth=0)
+        if size > _MAX_COMMAND_CHARS:
+            _fail(field, f"Command exceeds maximum size ({_MAX_COMMAND_CHARS})")
+    else:
+        _check_range(name, 1, 32, f"{field}.name")
+        if payload.get("description"):
+            _fail(f"{field}.description", "USER and MESSAGE commands have an empty description")
+        if payload.get("options"):
+            _fail(f"{field}.options", "USER and MESSAGE commands have no options")
+
+
+def validate_command_list(payloads: list[dict[str, Any]]) -> None:
+    """A bulk overwrite: every command valid, names unique per type, at most 100/15/15 per type."""
+    for i, payload in enumerate(payloads):
+        validate_command(payload, str(i))
+    for kind, limit in _COMMAND_TYPES_MAX.items():
+        if sum(1 for p in payloads if int(p.get("type", 1)) == kind) > limit:
+            _fail("_", f"Maximum number of application commands of type {kind} reached ({limit})")
+
+
+def validate_autocomplete_choices(choices: Any) -> None:
+    if not isinstance(choices, list):
+        _fail("data.choices", "Must be an array.")
+    _check_choices(choices, "data.choices")
