@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.errors import DomainError
 from bot.runner import build_deps, point_discord_at
 from bot.services.checkup import CheckLine, channel_permissions, missing_permissions
+from bot.services.github_budget import no_token_cost
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ async def check(settings: Settings) -> int:
     else:
         lines.extend(await _check_discord(settings, token))
     for name, value in (("GITHUB_TOKEN", settings.secrets.github_token),):
-        lines.append(CheckLine(bool(value), f"{name} is set" if value else f"{name} is not set (60 requests/h)"))
+        lines.append(CheckLine(bool(value), f"{name} is set" if value else no_token_cost(settings)))
     for line in lines:
         _out(line.render())
     missing = [line for line in lines if not line.ok]
