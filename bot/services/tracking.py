@@ -114,6 +114,10 @@ class TrackingService:
             invitation = await self.review.ensure_invitation(request_id)
             if invitation.report:
                 result.invitations.append(invitation)
+        for request_id in await self.review.lapsed_invitations():  # invitations expire after 7 days
+            invitation = await self.review.recheck_invitation(request_id)
+            if invitation.report:
+                result.invitations.append(invitation)
         async with self.db() as session:
             ids = list(
                 await session.scalars(
