@@ -220,6 +220,8 @@ class FakeGitHub(FakeService):
         self.revocations: list[str] = []  # logins whose token was revoked
         self.oauth_apps: dict[str, str] = {"Iv1.fakeclient": "fake-client-secret"}
         self.device_flow_enabled = True
+        self.device_code_error: str | None = None  # any other error code the device-code endpoint answers
+        self.device_code_error_status = 400
         self.device_interval = 5
         self.device_expires_in = 900
         self._devices: dict[str, dict[str, Any]] = {}
@@ -961,7 +963,9 @@ class FakeGitHub(FakeService):
         if form.get("client_id") not in self.oauth_apps:
             return json_response({"error": "Not Found"}, 404)
         if not self.device_flow_enabled:
-            return json_response({"error": "device_flow_disabled"}, 400)
+            return self._device_code_error("device_flow_disabled")
+        if self.device_code_error:
+            return self._device_code_error(self.device_code_error)
         code, user_code = secrets.token_hex(20), f"{secrets.token_hex(2)}-{secrets.token_hex(2)}".upper()
         self._devices[code] = {
             "client_id": form["client_id"],
@@ -981,6 +985,14 @@ class FakeGitHub(FakeService):
                 "interval": self.device_interval,
             }
         )
+
+    def _device_code_error(self, error: str) -> web.Response:
+        # The device-code endpoint's error codes are documented, its HTTP status for them is not
+        # (https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps
+        # #error-codes-for-the-device-flow): tests try both 400 and GitHub's usual OAuth 200.
+        body = {"error": error, "error_description": error.replace("_", " "),
+                "error_uri": "https://docs.github.com/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps"}
+        return json_response(body, self.device_code_error_status)
 
     def _device_error(self, error: str, interval: int | None = None) -> web.Response:
         body: dict[str, Any] = {
