@@ -333,6 +333,8 @@ class JsonApi:
         cache_key: tuple[Any, ...] | None,
         expected: frozenset[int],
     ) -> ApiResponse:
+        if status < 400:
+            self._secondary_strikes = 0  # GitHub answers again: the next secondary limit starts at a minute
         if status == 304 and cache_key is not None and cache_key in self._cache:
             self._cache.move_to_end(cache_key)
             return ApiResponse(200, self._cache[cache_key].data, headers, from_cache=True)
@@ -340,8 +342,6 @@ class JsonApi:
             return ApiResponse(status, None, headers)
         if status not in expected:
             raise self._error(status, headers, body)
-        if status < 400:
-            self._secondary_strikes = 0
         data = self._decode(body)
         etag = headers.get("ETag")
         if cache_key is not None and status == 200 and etag:
