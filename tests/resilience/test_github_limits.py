@@ -154,3 +154,27 @@ async def test_check_says_what_running_without_a_token_costs(make_harness, capsy
     line = next(x for x in out.splitlines() if "GITHUB_TOKEN" in x)
     assert "60 requests an hour" in line and "10 searches a minute" in line and "304" in line, line
     assert "5,000" in line
+
+
+async def test_tracking_backs_off_past_its_own_interval_while_secondary_limits_go_on(make_harness):
+    h = await make_harness()
+    h.repo = setup_world(h)
+    rid = await insert_submitted(h)
+    await approve(h, rid)
+    review = h.bot.get_cog("Review")
+    h.github.secondary_rate_limit(r"^/api/", times=5)
+    waits = []
+    for _ in range(5):  # each pass stops at its first refusal: 1, 2, 4, 8 then 16 minutes asked
+        mark = len(h.github.requests)
+        result = await review.run_tracking_pass()
+        assert "secondary rate limit" in (result.aborted or "")
+        assert [r.status for r in h.github.requests[mark:] if r.path.startswith("/api/")] == [403]
+        waits.append(result.aborted.rsplit("in ", 1)[1])
+        h.clock.advance(minutes=10)
+    assert waits[0] == "60 seconds." and waits[-1] == "about 16 minutes."
+    mark = len(h.github.requests)
+    result = await review.run_tracking_pass()  # 10 minutes after a 16-minute wait: not yet
+    assert "waiting for GitHub's rate limit" in (result.aborted or "") and len(h.github.requests) == mark
+    h.clock.advance(minutes=7)
+    result = await review.run_tracking_pass()
+    assert result.aborted is None and result.checked == 1
