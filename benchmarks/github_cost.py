@@ -7,8 +7,12 @@ the work its loops would do: `TrackingService.run_pass` (via the review cog) eve
 is due, so per-hour figures follow the configured intervals. A first hour fills the caches; then an
 hour where nothing changes, and an hour where 10 beginner issues change at its start.
 
-Cost is FakeGitHub's `rate_limited_cost()`: authenticated API answers other than 304. The bare bot
-makes no GitHub request at all, so its column is 0.
+Cost is what the core limit (5,000/h per token) is charged: authenticated API answers other than 304
+and other than search. Search has its own limit (30 a minute with a token) and its answers carry no
+ETag, so every search page is a full request: counted separately, with the busiest minute. A last
+run without GITHUB_TOKEN shows what the same work needs from the IP's 60 an hour, where 304s count
+too. The fake GitHub runs on the bot's clock, so its hourly windows follow the simulated hours. The
+bare bot makes no GitHub request at all, so its column is 0.
 """
 
 from __future__ import annotations
@@ -34,10 +38,14 @@ STEP_MINUTES = 5
 @dataclass
 class HourCost:
     requests: int
-    cost: int
+    cost: int  # against the core limit: authenticated, not 304, not search
     tracking_passes: int
     refreshes: int
     costly: dict[str, int]  # "GET /path → status": requests that counted against the limit
+    search: int = 0  # search requests (search limit: 30/min with a token, 10/min without)
+    search_peak_minute: int = 0
+    anonymous: int = 0  # answered requests sent without a token (all count against 60/h)
+    refused: int = 0  # answers that were a rate-limit refusal (403/429)
 
     def top_costs(self, limit: int = 2) -> str:
         ranked = sorted(self.costly.items(), key=lambda kv: -kv[1])[:limit]
@@ -88,23 +96,38 @@ async def simulate_hour(h: Harness) -> HourCost:
     contribute = h.bot.get_cog("Contribute")
     track_every = h.settings.tracking.interval_minutes
     refresh_every = h.settings.contribute.refresh_minutes
-    requests0, cost0 = len(h.github.requests), h.github.rate_limited_cost()
+    requests0 = len(h.github.requests)
     passes = refreshes = 0
+    per_minute: dict[int, int] = {}
     for minute in range(0, 60, STEP_MINUTES):
+        searches0 = h.github.search_cost()
         if minute % track_every < STEP_MINUTES:
             await tracking.tracking.run_pass()  # type: ignore[union-attr]
             passes += 1
         if minute % refresh_every < STEP_MINUTES:
             await contribute.service.refresh()  # type: ignore[union-attr]
             refreshes += 1
+        # The passes take well under a minute of simulated time (the clock only moves between steps).
+        per_minute[minute] = h.github.search_cost() - searches0
         h.clock.advance(minutes=STEP_MINUTES)
     new = h.github.requests[requests0:]
     costly: dict[str, int] = {}
     for r in new:
-        if r.had_auth and r.status not in (0, 304) and r.path.startswith("/api"):
+        if r.had_auth and r.status not in (0, 304) and r.path.startswith("/api") and not _search(r.path):
             what = f"{r.method} {re.sub(r'[0-9]+', 'N', r.path.removeprefix('/api'))} → {r.status}"
             costly[what] = costly.get(what, 0) + 1
-    return HourCost(len(new), h.github.rate_limited_cost() - cost0, passes, refreshes, costly)
+    answered = [r for r in new if r.status != 0 and r.path.startswith("/api")]
+    return HourCost(
+        len(new), sum(costly.values()), passes, refreshes, costly,
+        search=sum(1 for r in answered if _search(r.path)),
+        search_peak_minute=max(per_minute.values(), default=0),
+        anonymous=sum(1 for r in answered if not r.had_auth),
+        refused=sum(1 for r in answered if r.status in (403, 429)),
+    )
+
+
+def _search(path: str) -> bool:
+    return path.startswith("/api/search/")
 
 
 def change_issues(h: Harness, count: int) -> None:
@@ -117,14 +140,15 @@ def change_issues(h: Harness, count: int) -> None:
             changed += 1
 
 
-async def measure(tmp: Path) -> dict[str, HourCost]:
-    h = await Harness.create(tmp)
+async def measure(tmp: Path, *, token: bool = True) -> dict[str, HourCost]:
+    h = await Harness.create(tmp, **({} if token else {"env": {"GITHUB_TOKEN": ""}}))
     try:
         missing = [cog for cog in ("Review", "Contribute") if h.bot.get_cog(cog) is None]
         if missing:
             raise LookupError(f"cogs not in this build: {missing}")
         # FakeClock has no setter; the fake GitHub stamps real dates, so start the clock at real time.
         h.clock._now = datetime.now(UTC).replace(microsecond=0)
+        h.github.clock = h.clock.now  # its hourly and per-minute windows follow the simulated time
         seed(h)
         await approve_requests(h)
         warm = await simulate_hour(h)
@@ -150,4 +174,12 @@ async def run_github_cost(table: Table, tmp: Path) -> None:
         table.add(Row(section, f"{label}: requests", float(hour.requests), 0.0, "/h", note, digits=0))
         target = "target 0. " if "nothing" in label else ""
         table.add(Row(section, f"{label}: rate-limit cost", float(hour.cost), 0.0, "/h",
-                      f"{target}{hour.top_costs()}", digits=0))
+                      f"{target}core limit 5,000/h; search not included. {hour.top_costs()}", digits=0))
+        table.add(Row(section, f"{label}: search requests", float(hour.search), 0.0, "/h",
+                      f"search has no ETag: every page counts; busiest minute {hour.search_peak_minute} "
+                      "(limit 30/min)", digits=0))
+    anonymous = await measure(tmp / "anonymous", token=False)
+    quiet = anonymous["steady state, nothing changes"]
+    table.add(Row(section, "without GITHUB_TOKEN, nothing changes: counted requests", float(quiet.anonymous), 0.0,
+                  "/h", f"limit 60/h per IP, 304s count too; {quiet.refused} refused by the limit; "
+                  f"{quiet.search} searches, busiest minute {quiet.search_peak_minute} (limit 10/min)", digits=0))

@@ -21,6 +21,7 @@ from bot.services.checkup import (
     missing_permissions,
     role_ping_line,
 )
+from bot.services.github_budget import no_token_cost
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ async def check(settings: Settings) -> int:
         except discord.HTTPException as exc:
             lines.append(CheckLine(False, f"Discord answered {exc.status} (code {exc.code}): try again later"))
     for name, value in (("GITHUB_TOKEN", settings.secrets.github_token),):
-        lines.append(CheckLine(bool(value), f"{name} is set" if value else f"{name} is not set (60 requests/h)"))
+        lines.append(CheckLine(bool(value), f"{name} is set" if value else no_token_cost(settings)))
     for line in lines:
         _out(line.render())
     missing = [line for line in lines if not line.ok]

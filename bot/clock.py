@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 
 class Clock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
 
 class FakeClock(Clock):
@@ -19,6 +23,11 @@ class FakeClock(Clock):
 
     def advance(self, **kwargs: float) -> None:
         self._now += timedelta(**kwargs)
+
+    async def sleep(self, seconds: float) -> None:
+        """A wait on the test clock passes at once and moves the clock on."""
+        self.advance(seconds=max(0.0, seconds))
+        await asyncio.sleep(0)
 
 
 def utcnow() -> datetime:

@@ -25,6 +25,22 @@ DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}\Z")
 MAX_PAGES = 30
 _REDIRECTS = frozenset({301, 302, 307, 308})
+# OAuth error codes are short snake_case words; anything else from the wire is not shown to anyone.
+_ERROR_CODE = re.compile(r"^[a-z0-9_]{1,30}\Z")
+
+
+class DeviceFlowError(ApiError):
+    """GitHub answered the device flow with an error code instead of a device code (for example
+    `device_flow_disabled`, whatever the HTTP status). `code` is checked to be a short word."""
+
+    def __init__(self, status: int | None, code: str) -> None:
+        super().__init__(status, f"GitHub refused to start the sign-in ({code}).")
+        self.code = code
+
+
+def _error_code(value: object) -> str:
+    text = str(value or "")
+    return text if _ERROR_CODE.match(text) else "unknown_error"
 
 
 def _seg(value: str) -> str:
@@ -387,10 +403,14 @@ class GitHubClient:
     # --- OAuth device flow ------------------------------------------------------------------
 
     async def request_device_code(self, client_id: str, scope: str = "") -> DeviceCode:
-        resp = await self._web.request("POST", "/login/device/code", data={"client_id": client_id, "scope": scope})
-        d = resp.data or {}
+        # Errors come as a JSON `error` (device_flow_disabled, incorrect_client_credentials ...), with
+        # HTTP 200 like the token endpoint or with a 4xx: read both rather than calling them an outage.
+        resp = await self._web.request(
+            "POST", "/login/device/code", data={"client_id": client_id, "scope": scope}, expected=(200, 400, 401, 422)
+        )
+        d = resp.data if isinstance(resp.data, dict) else {}
         if "device_code" not in d:
-            raise ApiError(resp.status, "GitHub did not start the sign-in. Check the OAuth app settings.")
+            raise DeviceFlowError(resp.status, _error_code(d.get("error")))
         return DeviceCode(
             device_code=d["device_code"],
             user_code=d["user_code"],
@@ -403,11 +423,11 @@ class GitHubClient:
         form = {"client_id": client_id, "device_code": device_code, "grant_type": DEVICE_GRANT}
         # RFC 8628 servers answer errors with 400; GitHub answers them with 200. Accept both.
         resp = await self._web.request("POST", "/login/oauth/access_token", data=form, expected=(200, 400))
-        d = resp.data or {}
+        d = resp.data if isinstance(resp.data, dict) else {}
         interval = d.get("interval")
         return DeviceTokenResult(
             access_token=d.get("access_token") or None,
-            error=None if d.get("access_token") else str(d.get("error") or "unknown_error"),
+            error=None if d.get("access_token") else _error_code(d.get("error")),
             interval=int(interval) if interval is not None else None,
         )
 

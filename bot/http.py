@@ -29,6 +29,11 @@ log = logging.getLogger("bot.http")
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_RATE_LIMIT_WAIT = 60.0
+# Secondary rate limits (403 or 429, a message saying so, often no Retry-After): wait at least a
+# minute, doubling while they go on, up to this. https://docs.github.com/en/rest/using-the-rest-api/
+# rate-limits-for-the-rest-api#exceeding-the-rate-limit
+SECONDARY_MAX_WAIT = 16 * 60.0
+SECONDARY_MARKERS = ("secondary rate limit", "abuse detection")
 
 
 class ApiError(Exception):
@@ -60,10 +65,13 @@ class HostNotAllowed(ApiError):
 
 
 class RateLimited(ApiError):
-    def __init__(self, status: int | None, message: str, *, reset_at: datetime, retry_after: float) -> None:
+    def __init__(
+        self, status: int | None, message: str, *, reset_at: datetime, retry_after: float, secondary: bool = False
+    ) -> None:
         super().__init__(status, message)
         self.reset_at = reset_at
         self.retry_after = retry_after
+        self.secondary = secondary  # GitHub's secondary (abuse) limit rather than the hourly quota
 
     def __repr__(self) -> str:
         return (
@@ -84,7 +92,7 @@ class ApiResponse:
 class ApiStats:
     requests: int = 0  # HTTP requests actually sent, retries included
     not_modified: int = 0  # 304 answers to conditional requests
-    counted: int = 0  # requests that count against the rate limit (all sent except 304s)
+    counted: int = 0  # requests that count against the rate limit (all sent except authenticated 304s)
     errors: int = 0  # request() calls that ended in an ApiError
     retries: int = 0
 
@@ -131,6 +139,18 @@ def _parse_epoch(value: str | None) -> datetime | None:
         return None
 
 
+def _is_secondary(body: bytes) -> bool:
+    """GitHub says so only in the message: the headers look like any refusal."""
+    text = body[:4096].decode("utf-8", errors="replace").lower()
+    return any(marker in text for marker in SECONDARY_MARKERS)
+
+
+def _wait_text(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} seconds"
+    return f"about {round(seconds / 60)} minutes"
+
+
 def _parse_float(value: str | None) -> float | None:
     try:
         return max(0.0, float(value)) if value is not None else None
@@ -167,6 +187,7 @@ class JsonApi:
         self._cache_size = cache_size
         self.stats = ApiStats()
         self.rate_limit = RateLimitInfo()
+        self._secondary_strikes = 0  # secondary rate limits in a row, for the exponential back-off
 
     def __repr__(self) -> str:
         return f"JsonApi(base_url={self.base_url!r})"
@@ -278,7 +299,9 @@ class JsonApi:
                 log.debug("%s %s -> %s in %.0f ms", method, path, status, elapsed)
                 if status == 304:
                     self.stats.not_modified += 1
-                else:
+                if status != 304 or "Authorization" not in headers:
+                    # A 304 is free only for an authenticated request: https://docs.github.com/en/rest/
+                    # using-the-rest-api/best-practices-for-using-the-rest-api#use-conditional-requests-if-appropriate
                     self.stats.counted += 1
                 self._record_rate_limit(resp_headers)
                 if status < 500:
@@ -310,13 +333,15 @@ class JsonApi:
         cache_key: tuple[Any, ...] | None,
         expected: frozenset[int],
     ) -> ApiResponse:
+        if status < 400:
+            self._secondary_strikes = 0  # GitHub answers again: the next secondary limit starts at a minute
         if status == 304 and cache_key is not None and cache_key in self._cache:
             self._cache.move_to_end(cache_key)
             return ApiResponse(200, self._cache[cache_key].data, headers, from_cache=True)
         if status in REDIRECT_STATUSES:
             return ApiResponse(status, None, headers)
         if status not in expected:
-            raise self._error(status, headers)
+            raise self._error(status, headers, body)
         data = self._decode(body)
         etag = headers.get("ETag")
         if cache_key is not None and status == 200 and etag:
@@ -334,17 +359,26 @@ class JsonApi:
         except ValueError:
             raise Unavailable(None, f"{self._service} sent a response the bot could not read.") from None
 
-    def _error(self, status: int, headers: CIMultiDictProxy[str]) -> ApiError:
+    def _error(self, status: int, headers: CIMultiDictProxy[str], body: bytes = b"") -> ApiError:
         if status in (403, 429):
             retry_after = _parse_float(headers.get("Retry-After"))
             reset_at = _parse_epoch(headers.get("X-RateLimit-Reset"))
             now = datetime.now(UTC)
+            secondary = _is_secondary(body)
+            if secondary:
+                self._secondary_strikes += 1
             if retry_after is not None:
-                return self._rate_limited(status, now + timedelta(seconds=retry_after), retry_after)
-            if headers.get("X-RateLimit-Remaining") == "0" or status == 429:
+                return self._rate_limited(status, now + timedelta(seconds=retry_after), retry_after, secondary)
+            if headers.get("X-RateLimit-Remaining") == "0" and not secondary:
                 if reset_at is None:
                     reset_at = now + timedelta(seconds=DEFAULT_RATE_LIMIT_WAIT)
                 return self._rate_limited(status, reset_at, max(0.0, (reset_at - now).total_seconds()))
+            if secondary or status == 429:
+                # No wait given: at least a minute, doubled while the limit goes on.
+                wait = min(SECONDARY_MAX_WAIT, DEFAULT_RATE_LIMIT_WAIT * 2 ** max(0, self._secondary_strikes - 1))
+                if reset_at is not None and headers.get("X-RateLimit-Remaining") == "0":
+                    wait = max(wait, (reset_at - now).total_seconds())
+                return self._rate_limited(status, now + timedelta(seconds=wait), wait, secondary)
             return Forbidden(status, f"{self._service} refused access to that resource.")
         if status == 404:
             return NotFound(status, f"{self._service} could not find that.")
@@ -352,13 +386,17 @@ class JsonApi:
             return ApiError(status, f"{self._service} rejected the bot's credentials.")
         return ApiError(status, f"{self._service} rejected the request (HTTP {status}).")
 
-    def _rate_limited(self, status: int, reset_at: datetime, retry_after: float) -> RateLimited:
-        log.warning("rate limited by %s for %.0f s (until %s)", self._service, retry_after, reset_at)
+    def _rate_limited(
+        self, status: int, reset_at: datetime, retry_after: float, secondary: bool = False
+    ) -> RateLimited:
+        kind = "secondary rate limit" if secondary else "rate limit"
+        log.warning("%s by %s for %.0f s (until %s)", kind, self._service, retry_after, reset_at)
         return RateLimited(
             status,
-            f"{self._service} rate limit reached. Try again in {max(1, round(retry_after))} seconds.",
+            f"{self._service} {kind} reached. Try again in {_wait_text(retry_after)}.",
             reset_at=reset_at,
             retry_after=retry_after,
+            secondary=secondary,
         )
 
     def _record_rate_limit(self, headers: CIMultiDictProxy[str]) -> None:

@@ -520,6 +520,8 @@ class Review(EcoCog, name="Review"):
         result = await self.tracking.run_pass()
         for invitation in result.invitations:
             await self._thread_send(invitation.request_id, invitation.message)
+            if invitation.requester_message:
+                await self.tell_requester(invitation.request_id, invitation.requester_message)
         days = self.settings.tracking.nudge_after_days
         for progress in result.progress:
             data = await self.review.card_data(progress.request_id)

@@ -171,6 +171,8 @@ def _invitation(data: CardData, settings: Settings) -> str | None:
         "pending": "being sent\u2026",
         "sending": "being sent\u2026",
         "sent": f"invitation sent to **{login}** ({_day(t.invitation_at)})",
+        "resent": f"the first invitation expired; a new one was sent to **{login}** ({_day(t.invitation_at)})",
+        "lapsed": f"\u26a0\ufe0f {safe(t.invitation_error, 150)}: invite **{login}** to {org} by hand: {people}",
         "member": f"**{login}** is already a member of {org}",
         "failed": f"failed ({safe(t.invitation_error, 150)}); retried on the next check",
         "manual": f"\u26a0\ufe0f invite **{login}** to {org} by hand: {people}",

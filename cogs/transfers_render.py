@@ -131,10 +131,12 @@ def render_submitted(info: RequestInfo, *, again: bool = False) -> list[discord.
         colour=discord.Colour.blurple(),
     )
     if info.report_error:
+        limited = "rate limit" in info.report_error  # GitHub's own words: a wait, not an outage
         head.add_field(
             name="Checks postponed",
-            value="GitHub or PyPI could not answer right now. Your request is saved; the bot retries the checks "
-            "automatically and the maintainers see the result.",
+            value=("GitHub is rate limiting the bot right now, so the checks wait a few minutes."
+                   if limited else "GitHub or PyPI could not answer right now.")
+            + " Your request is saved; the bot retries the checks automatically and the maintainers see the result.",
             inline=False,
         )
     embeds = [head]

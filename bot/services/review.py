@@ -21,7 +21,7 @@ from bot.db.models.review import ChecklistItem, ReviewNudge, ReviewTracking, Rev
 from bot.db.models.transfers import TransferEvent, TransferRequest
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFoundError
 from bot.github import GitHubClient
-from bot.http import ApiError
+from bot.http import ApiError, RateLimited, Unavailable
 from bot.services.states import audit, transition
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,12 @@ CARD_POSTED, CARD_REPOSTED = "review.card_posted", "review.card_reposted"
 STALE_CLAIM = timedelta(minutes=10)
 REQUESTER_TOLD = "review.requester_told"  # audit: the post-approval checklist reached the requester
 REASON_GRACE = timedelta(hours=24)  # a rejection still without a reason after this is told without one
+# "Invitations expire after 7 days", and an org may create only 50 a day (500 when older than a month):
+# https://docs.github.com/en/organizations/managing-membership-in-your-organization/inviting-users-to-join-your-organization
+INVITATION_LIFETIME = timedelta(days=7)
+DAILY_LIMIT_HINT = (
+    "GitHub allows an organisation 50 invitations a day (500 once it is a month old), so this may be that limit"
+)
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,7 @@ class InvitationResult:
     login: str | None
     message: str
     report: bool  # worth telling maintainers (first failure, success, manual instructions)
+    requester_message: str | None = None  # also told to the requester (a new invitation after one expired)
 
 
 @dataclass
@@ -573,8 +580,9 @@ class ReviewService:
         except ApiError as exc:
             log.warning("org invitation for request %s failed: %s", request_id, exc.message)
             first = previous_error is None
+            hint = f" ({DAILY_LIMIT_HINT})." if _maybe_daily_limit(exc) else ""
             return await self._finish_invitation(
-                request_id, "failed", login, f"Inviting **{login}** to {org} failed: {exc.message}", first,
+                request_id, "failed", login, f"Inviting **{login}** to {org} failed: {exc.message}{hint}", first,
                 error=exc.message,
             )
         return await self._finish_invitation(
@@ -583,6 +591,114 @@ class ReviewService:
             f"{self.settings.github.web_url}/orgs/{org}/invitation.",
             True,
         )
+
+    async def lapsed_invitations(self) -> list[int]:
+        """Requests whose invitation from the bot is old enough to have expired unanswered."""
+        if not self.settings.secrets.github_org_admin_token:
+            return []
+        cutoff = self._now() - INVITATION_LIFETIME
+        joined = (
+            select(ChecklistItem.request_id)
+            .where(ChecklistItem.key == "org_member", ChecklistItem.done_at.is_not(None))
+        )
+        async with self.db() as session:
+            rows = await session.scalars(
+                select(ReviewTracking.request_id)
+                .join(TransferRequest, TransferRequest.id == ReviewTracking.request_id)
+                .where(
+                    TransferRequest.state.in_(TRACKED),
+                    ReviewTracking.invitation_state.in_(("sent", "resent")),
+                    ReviewTracking.invitation_at <= cutoff,
+                    ReviewTracking.request_id.not_in(joined),
+                )
+            )
+            return list(rows)
+
+    async def recheck_invitation(self, request_id: int) -> InvitationResult:
+        """After 7 days: ask GitHub whether the invitation is still there. If it expired, invite once
+        more and tell the requester; if the second one expires too (or GitHub refuses it), tell the
+        maintainers, who take it from there by hand."""
+        now = self._now()
+        org = self.settings.github.org
+        token = self.settings.secrets.github_org_admin_token
+        people = f"{self.settings.github.web_url}/orgs/{org}/people"
+        async with self.db() as session:
+            tracking = await session.get(ReviewTracking, request_id)
+            if tracking is None or tracking.invitation_state not in ("sent", "resent") or not token:
+                return InvitationResult(request_id, "skipped", None, "not sent", False)
+            before_state, before_at = tracking.invitation_state, tracking.invitation_at
+            login = tracking.invitation_login
+            claim = await session.execute(
+                update(ReviewTracking)
+                .where(
+                    ReviewTracking.request_id == request_id,
+                    ReviewTracking.invitation_state == before_state,
+                    ReviewTracking.invitation_at == before_at,
+                    ReviewTracking.invitation_at <= now - INVITATION_LIFETIME,
+                )
+                .values(invitation_state="sending", invitation_at=now)
+            )
+            await session.commit()
+        if claim.rowcount != 1 or login is None:
+            return InvitationResult(request_id, "skipped", login, "already handled", False)
+        assert self.github is not None
+        try:
+            membership = await self.github.org_membership(org, login, token=token)
+        except ApiError as exc:
+            # Nothing learnt: put it back as it was, and ask again on the next pass.
+            log.warning("re-checking the invitation of request %s failed: %s", request_id, exc.message)
+            await self._restore_invitation(request_id, before_state, before_at)
+            return InvitationResult(request_id, "skipped", login, exc.message, False)
+        if membership == "active":
+            return await self._finish_invitation(request_id, "member", login, f"**{login}** joined {org}.", False)
+        if membership == "pending":
+            # Invited again since (by hand, say): that invitation is at most 7 days old.
+            return await self._finish_invitation(request_id, before_state, login, "still pending", False)
+        if before_state == "resent":
+            return await self._finish_invitation(
+                request_id, "lapsed", login,
+                f"\u26a0\ufe0f The second invitation to **{login}** expired unanswered too. Ask them here whether "
+                f"they still want to join, then invite them by hand: {people}",
+                True, error="the second invitation expired",
+            )
+        try:
+            await self.github.invite_to_org(org, login, token=token)
+        except ApiError as exc:
+            log.warning("re-inviting the requester of request %s failed: %s", request_id, exc.message)
+            if isinstance(exc, RateLimited | Unavailable):
+                await self._restore_invitation(request_id, before_state, before_at)
+                return InvitationResult(request_id, "skipped", login, exc.message, False)
+            hint = f" ({DAILY_LIMIT_HINT})" if _maybe_daily_limit(exc) else ""
+            return await self._finish_invitation(
+                request_id, "lapsed", login,
+                f"\u26a0\ufe0f The invitation to **{login}** expired unanswered and GitHub refused a new one: "
+                f"{exc.message}{hint}. Invite them by hand: {people}",
+                True, error=exc.message,
+            )
+        accept = f"{self.settings.github.web_url}/orgs/{org}/invitation"
+        result = await self._finish_invitation(
+            request_id, "resent", login,
+            f"The invitation to **{login}** expired unanswered (GitHub invitations last 7 days): the bot sent "
+            "a new one and told the requester.",
+            True,
+        )
+        return replace(
+            result,
+            requester_message=(
+                f"Your invitation to join **{org}** on GitHub expired before it was accepted (invitations last "
+                f"7 days), so I sent **{login}** a new one. Please accept it at {accept} within 7 days: the "
+                "repository transfer can't happen before you are a member."
+            ),
+        )
+
+    async def _restore_invitation(self, request_id: int, state: str, at: datetime | None) -> None:
+        async with self.db() as session:
+            await session.execute(
+                update(ReviewTracking)
+                .where(ReviewTracking.request_id == request_id, ReviewTracking.invitation_state == "sending")
+                .values(invitation_state=state, invitation_at=at)
+            )
+            await session.commit()
 
     async def _finish_invitation(
         self, request_id: int, state: str, login: str | None, message: str, report: bool, *, error: str | None = None
@@ -654,6 +770,12 @@ SHORT_NAMES = {
 
 def _short(key: str) -> str:
     return SHORT_NAMES.get(key, key)
+
+
+def _maybe_daily_limit(exc: ApiError) -> bool:
+    """GitHub documents 403 and 422 for a refused membership PUT; a plain (not rate-limit) refusal
+    after earlier invitations worked is most likely the daily invitation limit."""
+    return exc.status in (403, 422) and not isinstance(exc, RateLimited)
 
 
 def _with(outcome: VoteOutcome, **changes: object) -> VoteOutcome:

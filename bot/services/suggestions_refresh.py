@@ -35,6 +35,9 @@ SHOWN_WINDOW = timedelta(days=14)  # "More" never repeats an issue shown within 
 SEARCH_PER_PAGE = 100
 SEARCH_CAP = 1000  # GitHub search never returns more than 1,000 results for one query
 SEARCH_PER_MINUTE = 30
+# Without GITHUB_TOKEN search allows 10 requests a minute per IP:
+# https://docs.github.com/en/rest/search/search#rate-limit
+SEARCH_PER_MINUTE_ANONYMOUS = 10
 SHORT_WAIT = 60.0  # wait out a rate limit this short; longer ones end the refresh
 FAILED_PAUSE = timedelta(minutes=1)  # after GitHub failed, /eco contribute on an empty cache doesn't retry sooner
 FACTS_MAX_AGE = timedelta(days=7)
@@ -62,7 +65,7 @@ def search_query(org: str, labels: Iterable[str]) -> str:
 
 
 class SearchPacer:
-    """Keeps search calls under 30 per rolling minute (the search API's own limit)."""
+    """Keeps search calls under the search API's own limit per rolling minute (30, or 10 anonymous)."""
 
     def __init__(
         self,
@@ -102,7 +105,12 @@ class CacheRefresher:
         self._clock = clock
         self._org = settings.github.org
         self._cfg = settings.contribute
-        self._pacer = pacer or SearchPacer()
+        # Paced on the bot's clock, under the search limit that applies to how the bot authenticates.
+        self._pacer = pacer or SearchPacer(
+            SEARCH_PER_MINUTE if settings.secrets.github_token else SEARCH_PER_MINUTE_ANONYMOUS,
+            monotonic=lambda: clock.now().timestamp(),
+            sleep=clock.sleep,
+        )
         self._facts_per_pass = facts_per_pass
         self._running: asyncio.Task[RefreshResult] | None = None
         self.generation = 0  # bumped by every write to the cache, so readers know to reload

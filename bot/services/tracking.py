@@ -101,6 +101,9 @@ class TrackingService:
         self.review = ReviewService(db, clock, settings, github)
         # The org's member logins (lower case), listed once per pass on first need.
         self._members: set[str] | None = None
+        # GitHub asked for a wait longer than the loop's interval (a secondary limit backing off):
+        # no pass starts before it is over.
+        self._paused_until: datetime | None = None
 
     def _now(self) -> datetime:
         return self.clock.now()  # type: ignore[attr-defined, no-any-return]
@@ -109,9 +112,16 @@ class TrackingService:
 
     async def run_pass(self) -> TrackingResult:
         result = TrackingResult()
+        if self._paused_until is not None and self._now() < self._paused_until:
+            result.aborted = f"waiting for GitHub's rate limit until {self._paused_until:%H:%M} UTC"
+            return result
         self._members = None  # re-listed (conditionally) each pass, so a new member shows up next pass
         for request_id in await self.review.pending_invitations():
             invitation = await self.review.ensure_invitation(request_id)
+            if invitation.report:
+                result.invitations.append(invitation)
+        for request_id in await self.review.lapsed_invitations():  # invitations expire after 7 days
+            invitation = await self.review.recheck_invitation(request_id)
             if invitation.report:
                 result.invitations.append(invitation)
         async with self.db() as session:
@@ -129,6 +139,9 @@ class TrackingService:
                     result.progress.append(RequestProgress(request_id, error_changed=True))
                 result.errors[request_id] = exc.message
                 result.aborted = exc.message
+                if (isinstance(exc, RateLimited) and exc.secondary
+                        and exc.retry_after > self.settings.tracking.interval_minutes * 60):
+                    self._paused_until = self._now() + timedelta(seconds=exc.retry_after)
                 break
             except ApiError as exc:
                 # Specific to this request (the repository is gone, say): it may never heal by itself,

@@ -26,7 +26,7 @@ from bot.config import Settings
 from bot.db.models.transfers import OPEN_STATES, TransferRequest
 from bot.db.models.verification import Verification
 from bot.errors import Conflict, InvalidInput, NotFoundError, ServiceUnavailable
-from bot.github import GitHubClient, Repo
+from bot.github import DeviceFlowError, GitHubClient, Repo
 from bot.http import ApiError, NotFound, RateLimited
 from bot.logging_setup import SecretFilter
 from bot.pypi import ProjectQuarantined, PyPIClient
@@ -227,10 +227,13 @@ class VerificationService:
             code = await self._github.request_device_code(client_id)
         except RateLimited as exc:
             raise ServiceUnavailable(text.rate_limited(exc.retry_after)) from None
+        except DeviceFlowError as exc:
+            log.warning("device flow refused by GitHub: %s (HTTP %s)", exc.code, exc.status)
+            raise ServiceUnavailable(text.device_start_error(exc.code)) from None
         except NotFound:
             raise ServiceUnavailable(text.DEVICE_REFUSED) from None
         except ApiError as exc:
-            if exc.status is not None and 400 <= exc.status < 500:
+            if exc.status is not None and 200 <= exc.status < 500:
                 raise ServiceUnavailable(text.DEVICE_REFUSED) from None
             raise ServiceUnavailable(text.GITHUB_DOWN) from None
         self._hide(code.device_code)
@@ -315,6 +318,9 @@ class VerificationService:
                                           error="rate_limited")
         except ApiError as exc:
             log.warning("device flow %s: GitHub poll failed (%s)", row.id, exc.status)
+            if exc.status is not None and 400 <= exc.status < 500:
+                # A refusal, not an outage: waiting until the code expires would only hide it.
+                return await self._finish(row, FAILED, "github_refused", text.device_refused(exc.status))
             return await self._reschedule(row, now, interval, wait=interval, error="github_unavailable")
         if answer.access_token:
             return await self._conclude_with_token(row, answer.access_token)

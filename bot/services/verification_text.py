@@ -41,6 +41,37 @@ NO_PYPI_PROJECT = "PyPI: no project named on this request, so no PyPI role was c
 PYPI_UNCHECKED = "PyPI: not checked."
 PYPI_DOWN = "PyPI: couldn't be reached just now; the role will be checked again later."
 
+UNEXPECTED_ANSWER = (
+    "GitHub answered the sign-in in a way the bot doesn't understand. Use the repository topic method instead, "
+    "or tell a maintainer."
+)
+# Answers that mean the bot's GitHub app is set up wrong: the user can't fix them, a maintainer can.
+_SETUP_ERRORS = {
+    "device_flow_disabled": (
+        "device flow is turned off for this bot's GitHub app (its settings need **Enable Device Flow**)"
+    ),
+    "incorrect_client_credentials": "GitHub doesn't recognise this bot's app (check `github.oauth_client_id`)",
+    "unauthorized_client": "GitHub doesn't allow this bot's app to use the device flow",
+    "unsupported_grant_type": "GitHub rejected how the bot asked for the sign-in",
+}
+
+
+def device_start_error(code: str) -> str:
+    """Why GitHub wouldn't start a sign-in, from its error code (never "GitHub is down")."""
+    reason = _SETUP_ERRORS.get(code, f"GitHub said `{code}`")
+    return (
+        f"GitHub refused to start the sign-in: {reason}. Use the repository topic method instead, "
+        "or tell a maintainer."
+    )
+
+
+def device_refused(status: int | None) -> str:
+    return (
+        f"GitHub refused the sign-in check (HTTP {status}), which usually means the bot's GitHub app is set up "
+        "wrong. " + SIGN_IN_AGAIN + " Tell a maintainer if it happens again."
+    )
+
+
 _DEVICE_ERRORS = {
     "expired_token": "The sign-in code expired before it was approved on GitHub. " + SIGN_IN_AGAIN,
     "access_denied": "The sign-in was cancelled on GitHub. " + SIGN_IN_AGAIN,
@@ -49,6 +80,11 @@ _DEVICE_ERRORS = {
         "Signing in with GitHub is disabled for this bot's GitHub app. Use the repository topic method "
         "instead, or tell a maintainer."
     ),
+    **{
+        code: f"GitHub ended the sign-in: {reason}. Use the repository topic method instead, or tell a maintainer."
+        for code, reason in _SETUP_ERRORS.items()
+        if code != "device_flow_disabled"
+    },
 }
 
 

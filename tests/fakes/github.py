@@ -214,9 +214,14 @@ class FakeGitHub(FakeService):
         self.moved: dict[str, int] = {}  # old lower-case full name -> repo id
         self.tokens: dict[str, str] = {}  # token -> login
         self.invitations: list[tuple[str, str, str, str]] = []  # (org, login, role, inviter)
+        # The fake's own "now" for invitation expiry; tests point it at the bot's FakeClock.
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.invitation_daily_limit = INVITATIONS_PER_DAY
         self.revocations: list[str] = []  # logins whose token was revoked
         self.oauth_apps: dict[str, str] = {"Iv1.fakeclient": "fake-client-secret"}
         self.device_flow_enabled = True
+        self.device_code_error: str | None = None  # any other error code the device-code endpoint answers
+        self.device_code_error_status = 400
         self.device_interval = 5
         self.device_expires_in = 900
         self._devices: dict[str, dict[str, Any]] = {}
@@ -280,7 +285,10 @@ class FakeGitHub(FakeService):
                 "type": "Organization",
                 "members": {},
                 "public": set(),
-                "pending": {},
+                "pending": {},  # login -> role
+                "pending_since": {},  # login -> when the invitation was sent (expires after 7 days)
+                "expired": [],  # (login, sent at): invitations that lapsed unanswered
+                "sent_at": [],  # when each invitation was created, for the daily limit
             },
         )
         for m in members:
@@ -296,10 +304,35 @@ class FakeGitHub(FakeService):
         self.add_user(login)
         self.orgs[org.lower()]["members"][login.lower()] = role
         self.orgs[org.lower()]["pending"].pop(login.lower(), None)
+        self.orgs[org.lower()]["pending_since"].pop(login.lower(), None)
 
     def accept_invitation(self, org: str, login: str) -> None:
+        """The invitee accepts; an invitation older than 7 days is gone (KeyError), as on GitHub."""
+        self._expire_invitations(self.orgs[org.lower()])
         role = self.orgs[org.lower()]["pending"].pop(login.lower())
         self.add_member(org, login, "admin" if role == "admin" else "member")
+
+    def _expire_invitations(self, org: dict[str, Any]) -> None:
+        # "Invitations ... expire after 7 days": https://docs.github.com/en/organizations/
+        # managing-membership-in-your-organization/inviting-users-to-join-your-organization
+        now = self.clock()
+        for login, since in list(org["pending_since"].items()):
+            if now - since >= INVITATION_LIFETIME:
+                org["pending"].pop(login, None)
+                org["pending_since"].pop(login, None)
+                org["expired"].append((login, since))
+
+    def secondary_rate_limit(
+        self, path_regex: str = ".", *, method: str | None = None, times: int = 1, status: int = 403
+    ) -> None:
+        """The next ``times`` matching requests hit a secondary rate limit the way GitHub answers
+        it: 403 (or 429), no Retry-After, a healthy x-ratelimit-remaining, and only the message
+        saying what happened. https://docs.github.com/en/rest/using-the-rest-api/
+        rate-limits-for-the-rest-api#exceeding-the-rate-limit"""
+        self.fail(method, path_regex, status, times=times, body=SECONDARY_LIMIT_BODY,
+                  headers={"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "4990",
+                           "X-RateLimit-Used": "10", "X-RateLimit-Resource": "core",
+                           "X-RateLimit-Reset": str(int(datetime.now(UTC).timestamp()) + 3600)})
 
     def issue_token(self, login: str) -> str:
         self.add_user(login)
@@ -436,6 +469,14 @@ class FakeGitHub(FakeService):
         """Requests that counted against a token's limit: authenticated API answers except 304."""
         return sum(1 for r in self.requests if r.had_auth and r.status not in (0, 304) and r.path.startswith("/api"))
 
+    def anonymous_cost(self) -> int:
+        """Requests that counted against the IP's 60/hour: every anonymous API answer, 304s too."""
+        return sum(1 for r in self.requests if not r.had_auth and r.status != 0 and r.path.startswith("/api"))
+
+    def search_cost(self) -> int:
+        """Search requests answered (they count against the search limit: 30/min, 10/min anonymous)."""
+        return sum(1 for r in self.requests if r.status != 0 and r.path.startswith("/api/search/"))
+
     # --- device flow control ---------------------------------------------------------------------
 
     def device_flow_script(self, outcomes: Iterable[Any], user_code: str | None = None) -> None:
@@ -563,7 +604,7 @@ class FakeGitHub(FakeService):
 
     def _bucket(self, login: str | None, resource: str) -> _Bucket:
         key = (login.lower() if login else "anonymous", resource)
-        now = int(datetime.now(UTC).timestamp())
+        now = int(self.clock().timestamp())
         bucket = self._buckets.get(key)
         if bucket is None or bucket.reset <= now:
             if resource == "search":
@@ -615,8 +656,12 @@ class FakeGitHub(FakeService):
             resp = await handler(request)
         except Reply as reply:
             resp = json_response(reply.body, reply.status, reply.headers)
-        resp = self.conditional(request, resp)
-        if resp.status != 304:
+        if not request.path.startswith("/api/search/"):
+            # Search answers carry no ETag and always count (see _h_search).
+            resp = self.conditional(request, resp)
+        if resp.status != 304 or login is None:
+            # A 304 is free only "while correctly authorized": https://docs.github.com/en/rest/
+            # using-the-rest-api/best-practices-for-using-the-rest-api#use-conditional-requests-if-appropriate
             bucket.remaining -= 1
         headers["X-RateLimit-Remaining"] = str(bucket.remaining)
         resp.headers.update(headers)
@@ -796,6 +841,7 @@ class FakeGitHub(FakeService):
 
     async def _h_get_membership(self, request: web.Request) -> web.Response:
         org, viewer, who = self._org(request), request[LOGIN], request.match_info["user"].lower()
+        self._expire_invitations(org)
         if viewer is None:
             raise Reply(401, {"message": "Requires authentication"})
         if viewer.lower() not in org["members"] and viewer.lower() != who:
@@ -818,7 +864,20 @@ class FakeGitHub(FakeService):
         if who in org["members"]:
             org["members"][who] = role
             return json_response(self._membership_json(org, who, "active", role))
+        self._expire_invitations(org)
+        if who in org["pending"]:  # already invited: GitHub answers with the pending membership
+            return json_response(self._membership_json(org, who, "pending", org["pending"][who]))
+        now = self.clock()
+        org["sent_at"] = [t for t in org["sent_at"] if now - t < timedelta(days=1)]
+        if len(org["sent_at"]) >= self.invitation_daily_limit:
+            # "organization owners are limited to creating 50 organization invitations for an
+            # organization within a 24 hour period" (500 for older or paid orgs); the endpoint
+            # documents 403 and 422 answers. The exact body is not documented: this one is a guess.
+            # https://docs.github.com/en/rest/orgs/members#set-organization-membership-for-a-user
+            raise Reply(422, INVITATION_LIMIT_BODY)
+        org["sent_at"].append(now)
         org["pending"][who] = role
+        org["pending_since"][who] = now
         self.invitations.append((org["login"], self.users[who]["login"], role, viewer))
         return json_response(self._membership_json(org, who, "pending", role))
 
@@ -842,6 +901,10 @@ class FakeGitHub(FakeService):
         return self._paged(request, [self._user_json(login) for login in sorted(visible)])
 
     async def _h_search(self, request: web.Request) -> web.Response:
+        # Search results are computed per call (scores, incomplete_results) and are answered
+        # without an ETag, so a repeated search is a full, counted request. GitHub's docs say only
+        # that "most endpoints" return an ETag; search answers observed without one:
+        # https://github.com/slapperwan/gh4a/issues/886 (the search request "does not have an ETag").
         q = request.query.get("q", "")
         predicates = compile_search(q)
         matches = [
@@ -900,7 +963,9 @@ class FakeGitHub(FakeService):
         if form.get("client_id") not in self.oauth_apps:
             return json_response({"error": "Not Found"}, 404)
         if not self.device_flow_enabled:
-            return json_response({"error": "device_flow_disabled"}, 400)
+            return self._device_code_error("device_flow_disabled")
+        if self.device_code_error:
+            return self._device_code_error(self.device_code_error)
         code, user_code = secrets.token_hex(20), f"{secrets.token_hex(2)}-{secrets.token_hex(2)}".upper()
         self._devices[code] = {
             "client_id": form["client_id"],
@@ -920,6 +985,14 @@ class FakeGitHub(FakeService):
                 "interval": self.device_interval,
             }
         )
+
+    def _device_code_error(self, error: str) -> web.Response:
+        # The device-code endpoint's error codes are documented, its HTTP status for them is not
+        # (https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps
+        # #error-codes-for-the-device-flow): tests try both 400 and GitHub's usual OAuth 200.
+        body = {"error": error, "error_description": error.replace("_", " "),
+                "error_uri": "https://docs.github.com/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps"}
+        return json_response(body, self.device_code_error_status)
 
     def _device_error(self, error: str, interval: int | None = None) -> web.Response:
         body: dict[str, Any] = {
@@ -959,6 +1032,22 @@ class FakeGitHub(FakeService):
 
 
 NOT_FOUND = {"message": "Not Found", "documentation_url": "https://docs.github.com/rest", "status": "404"}
+INVITATION_LIFETIME = timedelta(days=7)
+INVITATIONS_PER_DAY = 50
+SECONDARY_LIMIT_BODY = {
+    "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
+    "If you reach out to GitHub Support for help, please include the request ID 0000:0000:0000000:0000000:00000000.",
+    "documentation_url": "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api"
+    "#about-secondary-rate-limits",
+    "status": "403",
+}
+INVITATION_LIMIT_BODY = {
+    "message": "Validation Failed",
+    "errors": [{"resource": "OrganizationInvitation", "code": "custom", "field": "base",
+                "message": "Over invitation rate limit"}],
+    "documentation_url": "https://docs.github.com/rest/orgs/members#set-organization-membership-for-a-user",
+    "status": "422",
+}
 
 # --- issue search ---------------------------------------------------------------------------------
 
