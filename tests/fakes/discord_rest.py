@@ -231,7 +231,12 @@ class RestMixin:
             need = Perm.SEND_MESSAGES_IN_THREADS if channel.is_thread else Perm.SEND_MESSAGES
             self.require(channel, need | (Perm.ATTACH_FILES if files else 0))
             if channel.is_thread and channel.archived:
-                raise ApiError(400, 50083)
+                # "Sending a message will automatically unarchive the thread, unless the thread has been
+                # locked by a moderator": developers/topics/threads.mdx in discord/discord-api-docs.
+                if channel.locked and not self.bot_permissions(channel.id) & Perm.MANAGE_THREADS:
+                    raise ApiError(400, 50083)
+                channel.archived = False
+                self.dispatch("THREAD_UPDATE", channel.payload())
         attachments = [self.attachment_payload(f) for f in files]
         msg = self.store_message(channel, self.bot_user, body, msg_type=msg_type, extra=extra,
                                  attachments=attachments)
