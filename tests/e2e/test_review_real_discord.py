@@ -195,3 +195,20 @@ def test_fit_message_keeps_short_texts_and_marks_cut_ones():
     assert fit_message("short") == "short"
     cut = fit_message("word " * 1000)
     assert len(cut) <= 2000 and cut.endswith("(shortened)")
+
+
+# ----------------------------------------------------------------- 13.9: the card's thread is public
+
+
+async def test_card_thread_is_public_and_the_docs_say_so(h):
+    from pathlib import Path
+
+    rid = await submit(h)
+    card = await card_of(h, rid)
+    await wait_value(lambda: stored(h, rid), lambda r: r.review_thread_id == card.id)
+    thread = h.discord.channels[card.id]
+    assert thread.type == 11  # started from the card: public, whatever the bot asks for
+    assert h.discord.can_view(h.USER2, thread.id)  # anyone who reads the review channel reads it
+    root = Path(__file__).resolve().parents[2]
+    for path in ("config.example.toml", "bot/config.py", "cogs/review.py"):
+        assert "private thread on the review card" not in (root / path).read_text(), path
