@@ -200,15 +200,18 @@ def test_fit_message_keeps_short_texts_and_marks_cut_ones():
 # ----------------------------------------------------------------- 13.9: the card's thread is public
 
 
-async def test_card_thread_is_public_and_the_docs_say_so(h):
-    from pathlib import Path
-
+async def test_card_thread_is_public(h):
     rid = await submit(h)
     card = await card_of(h, rid)
     await wait_value(lambda: stored(h, rid), lambda r: r.review_thread_id == card.id)
     thread = h.discord.channels[card.id]
     assert thread.type == 11  # started from the card: public, whatever the bot asks for
     assert h.discord.can_view(h.USER2, thread.id)  # anyone who reads the review channel reads it
+
+
+def test_no_text_calls_the_card_thread_private():
+    from pathlib import Path
+
     root = Path(__file__).resolve().parents[2]
     for path in ("config.example.toml", "bot/config.py", "cogs/review.py"):
         assert "private thread on the review card" not in (root / path).read_text(), path
