@@ -215,3 +215,14 @@ def test_no_text_calls_the_card_thread_private():
     root = Path(__file__).resolve().parents[2]
     for path in ("config.example.toml", "bot/config.py", "cogs/review.py"):
         assert "private thread on the review card" not in (root / path).read_text(), path
+
+
+async def test_error_after_a_deferral_edits_the_loading_message(harness):
+    h = harness
+    h.github.add_org(h.settings.github.org)
+    asked = await h.slash(h.USER, "eco contribute", project="no-such-repository")
+    answer = await asked.wait_message()
+    assert asked.callbacks[0].type == 5  # deferred before the lookup
+    assert "I don't know a repository called `no-such-repository`" in answer.text()
+    assert answer is asked.response_message and answer.ephemeral and not asked.followups
+    assert h.discord.deprecated_uses == []
