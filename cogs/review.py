@@ -102,8 +102,8 @@ def requester_thread_greeting(request_id: int, repo: str, requester_id: int) -> 
     """Requester-facing only: the maintainers' discussion stays on the card in the review channel."""
     return (
         f"<@{requester_id}> This private thread is about your transfer request #{request_id} "
-        f"(**{render.safe(repo, 200)}**). Maintainers are reviewing it; the bot tells you here what happens "
-        "next, and `/eco status` shows where it stands at any time."
+        f"(**{render.safe(repo, 200)}**). Maintainers are reviewing it. The bot sends you news by DM, or here "
+        "when your DMs are closed; `/eco status` shows where it stands at any time."
     )
 
 
@@ -212,7 +212,8 @@ class Review(EcoCog, name="Review"):
             f"Discussion of transfer request #{data.request.id}. Vote with reactions on the card; "
             "the bot posts updates here."
         )
-        if self.settings.review.thread_mode == "requester":
+        has_one = data.tracking is not None and data.tracking.requester_thread_id is not None
+        if self.settings.review.thread_mode == "requester" and not has_one:
             await self._create_requester_thread(data.request.id, data, greet=True)
         return thread.id
 
