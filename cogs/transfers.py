@@ -23,7 +23,7 @@ from bot.services.review import ReviewService
 from bot.services.transfer_status import TransferStatusService
 from bot.services.transfers import RequestInfo, TransferForm, TransferService
 from cogs import transfers_render as render
-from cogs._base import EcoCog, GuardedDynamicItem, custom_id_template
+from cogs._base import EcoCog, GuardedDynamicItem, custom_id_template, fit_message
 
 if TYPE_CHECKING:
     from bot.app import EcoBot
@@ -335,7 +335,9 @@ class Transfers(EcoCog):
             retry = None
             if isinstance(exc, InvalidInput):
                 retry = view_of(RetryFormButton(await self.retries.save(interaction.user.id, request_id, form)))
-            await interaction.response.send_message(exc.message, view=retry or discord.utils.MISSING, ephemeral=True)
+            await interaction.response.send_message(
+                fit_message(exc.message), view=retry or discord.utils.MISSING, ephemeral=True
+            )
             return
         next_action = "submit" if info.terms_accepted_at else "continue"
         embed = render.render_ready(info) if info.terms_accepted_at else render.render_form_saved(info)
