@@ -28,6 +28,7 @@ from bot.errors import DomainError
 from bot.github import GitHubClient
 from bot.logging_setup import SecretFilter
 from bot.pypi import PyPIClient
+from cogs._base import fit_message
 
 log = logging.getLogger(__name__)
 
@@ -224,13 +225,30 @@ class EcoBot(commands.Bot):
                 exc_info=(type(error), error, error.__traceback__),
             )
             text = f"Sorry, something went wrong on my side. It has been logged (error id `{error_id}`)."
+        # Messages may list user data (e.g. every open request): over Discord's 2,000 characters the
+        # error itself would fail, so every text is fitted here, whatever raised it.
+        text = fit_message(text)
         try:
-            if interaction.response.is_done():
-                await interaction.followup.send(text, ephemeral=True)
-            else:
+            if not interaction.response.is_done():
                 await interaction.response.send_message(text, ephemeral=True)
+            elif await _still_loading(interaction):
+                # After a deferral the first answer edits the loading message (a followup is deprecated).
+                await interaction.edit_original_response(content=text, embed=None, view=None)
+            else:
+                await interaction.followup.send(text, ephemeral=True)
         except discord.HTTPException:
             log.warning("could not tell user %s about an error", interaction.user.id)
+
+
+async def _still_loading(interaction: discord.Interaction) -> bool:
+    """Whether the interaction was deferred with "thinking" and nothing has answered it yet."""
+    if interaction.response.type is not discord.InteractionResponseType.deferred_channel_message:
+        return False
+    try:
+        original = await interaction.original_response()
+    except discord.HTTPException:
+        return False
+    return original.flags.loading
 
 
 def extension_names() -> list[str]:

@@ -66,7 +66,9 @@ class DatabaseSettings:
 @dataclass(frozen=True)
 class ReviewSettings:
     approvals_required: int = 1
-    # "card": private thread on the review card; "requester": private thread with the requester.
+    # "card": the maintainers' discussion is a (public) thread on the review card; the requester is told by DM,
+    # or in a private thread in the eco channel when their DMs are closed. "requester": the same card thread,
+    # plus a private thread with the requester opened with the card, for requester-facing news only.
     thread_mode: str = "card"
     # A draft transfer request untouched this long is withdrawn, freeing its repository.
     draft_expiry_days: float = 14.0

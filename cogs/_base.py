@@ -92,3 +92,29 @@ def custom_id_template(pattern: str) -> str:
         raise ValueError("custom_id templates start with 'eco:'")
     re.compile(pattern)
     return pattern
+
+
+MESSAGE_LIMIT = 2000  # characters in a message's content (Discord)
+
+
+def fit_message(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """`text` cut to fit one message, ending with a visible marker when something was left out."""
+    if len(text) <= limit:
+        return text
+    marker = "… (shortened)"
+    return text[: limit - len(marker)].rstrip() + marker
+
+
+def modal_values(data: dict[str, Any]) -> dict[str, str]:
+    """Text values by custom_id from a modal submission's raw data (inputs nested in rows or labels):
+    for persistent forms handled by a listener, with no in-memory Modal object."""
+    values: dict[str, str] = {}
+    stack = list(data.get("components") or ())
+    while stack:
+        component = stack.pop()
+        if component.get("custom_id") and "value" in component:
+            values[str(component["custom_id"])] = str(component.get("value") or "")
+        stack.extend(component.get("components") or ())
+        if component.get("component"):
+            stack.append(component["component"])
+    return values

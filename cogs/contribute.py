@@ -235,15 +235,15 @@ class Contribute(EcoCog):
             await self.first_fill()
             answer = await self.service.suggest(interaction.user.id, project, kind)
         if answer.preparing:
-            await interaction.followup.send(
-                "The list of issues is being prepared. Try again in a minute.", ephemeral=True
+            await interaction.edit_original_response(
+                content="The list of issues is being prepared. Try again in a minute."
             )
             return
-        await interaction.followup.send(
-            content=notes_for(answer) or discord.utils.MISSING,
+        # The deferral's loading message becomes the answer (a followup for it is deprecated by Discord).
+        await interaction.edit_original_response(
+            content=notes_for(answer) or None,
             embed=self.render(answer),
             view=suggestion_view(answer),
-            ephemeral=True,
         )
 
     @contribute.autocomplete("project")

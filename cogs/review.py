@@ -18,7 +18,7 @@ from discord.ext import commands, tasks
 from bot.services.review import ITEMS, OPEN, REVIEWABLE, VOTE_EMOJIS, ReviewService, VoteOutcome
 from bot.services.tracking import TrackingResult, TrackingService
 from cogs import review_render as render
-from cogs._base import EcoCog, GuardedDynamicItem, GuardedModal, custom_id_template, require_maintainer
+from cogs._base import EcoCog, GuardedDynamicItem, GuardedModal, custom_id_template, modal_values, require_maintainer
 
 if TYPE_CHECKING:
     from bot.app import EcoBot
@@ -72,13 +72,22 @@ class ReasonButton(GuardedDynamicItem[discord.ui.Button], template=custom_id_tem
 
     async def handle(self, interaction: discord.Interaction) -> None:
         require_maintainer(interaction)
-        await interaction.response.send_modal(ReasonModal(_cog(interaction), self.request_id))
+        await interaction.response.send_modal(ReasonModal(self.request_id))
+
+
+REASON_FORM_ID = re.compile(rf"eco:review:reasonform:{_ID}")
 
 
 class ReasonModal(GuardedModal):
-    def __init__(self, cog: Review, request_id: int) -> None:
-        super().__init__(title="Why was this request rejected?", timeout=900)
-        self.cog, self.request_id = cog, request_id
+    """The rejection-reason form. Layout only (stopped before it is sent, like the transfer form): the
+    submission is handled by `Review.on_interaction` from its custom_id, so a reason written for an
+    hour, or across a restart, still arrives (an in-memory modal dies after its timeout or with the
+    process, and the maintainer's text with it)."""
+
+    def __init__(self, request_id: int) -> None:
+        super().__init__(
+            title="Why was this request rejected?", timeout=None, custom_id=f"eco:review:reasonform:{request_id}"
+        )
         self.reason = discord.ui.TextInput(
             label="Reason (sent to the requester)",
             custom_id="reason",
@@ -86,9 +95,20 @@ class ReasonModal(GuardedModal):
             max_length=1500,
         )
         self.add_item(self.reason)
+        self.stop()
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        await self.cog.save_reason(interaction, self.request_id, self.reason.value)
+
+def requester_thread_greeting(request_id: int, repo: str, requester_id: int) -> str:
+    """Requester-facing only: the maintainers' discussion stays on the card in the review channel."""
+    return (
+        f"<@{requester_id}> This private thread is about your transfer request #{request_id} "
+        f"(**{render.safe(repo, 200)}**). Maintainers are reviewing it. The bot sends you news by DM, or here "
+        "when your DMs are closed; `/eco status` shows where it stands at any time."
+    )
+
+
+def _is_private_thread(channel: Any) -> bool:
+    return isinstance(channel, discord.Thread) and channel.type is discord.ChannelType.private_thread
 
 
 class Review(EcoCog, name="Review"):
@@ -183,21 +203,18 @@ class Review(EcoCog, name="Review"):
             return
 
     async def _open_thread(self, message: discord.Message, data: render.CardData) -> int | None:
+        # The maintainers' thread is always on the card (a thread started from a message is public): the
+        # review channel's readers see it. In "requester" mode the requester gets their own private
+        # thread as well, for requester-facing news only.
         name = f"#{data.request.id} {data.request.repo_full_name}"[:100]
-        if self.settings.review.thread_mode == "requester":
-            eco = await self._channel(self.settings.discord.eco_channel_id, "discord.eco_channel_id")
-            if eco is None:
-                return None
-            thread = await eco.create_thread(
-                name=name, type=discord.ChannelType.private_thread, invitable=False, auto_archive_duration=10080
-            )
-            await thread.add_user(discord.Object(data.request.requester_id))
-        else:
-            thread = await message.create_thread(name=name, auto_archive_duration=10080)
+        thread = await message.create_thread(name=name, auto_archive_duration=10080)
         await thread.send(
             f"Discussion of transfer request #{data.request.id}. Vote with reactions on the card; "
             "the bot posts updates here."
         )
+        has_one = data.tracking is not None and data.tracking.requester_thread_id is not None
+        if self.settings.review.thread_mode == "requester" and not has_one:
+            await self._create_requester_thread(data.request.id, data, greet=True)
         return thread.id
 
     def refresh_card(self, request_id: int) -> None:
@@ -365,10 +382,12 @@ class Review(EcoCog, name="Review"):
     # ----- after a decision -----------------------------------------------------------------------
 
     async def _thread_send(self, request_id: int, content: str, **kwargs: Any) -> None:
+        """Maintainer-facing text: the card's thread, else the review channel (never a private thread,
+        which maintainers without Manage Threads can't see)."""
         async with self._lock(request_id):  # a card being posted gets its thread first
             data = await self.review.card_data(request_id)
         thread = await self._channel(data.request.review_thread_id)
-        if thread is None:
+        if thread is None or _is_private_thread(thread):
             thread = await self._channel(self.settings.discord.review_channel_id, "discord.review_channel_id")
         if thread is None:
             return
@@ -403,26 +422,44 @@ class Review(EcoCog, name="Review"):
         return "thread"
 
     async def _requester_thread(self, request_id: int, data: render.CardData) -> Any:
-        if self.settings.review.thread_mode == "requester" and data.request.review_thread_id:
-            return await self._channel(data.request.review_thread_id)
         if data.tracking is not None and data.tracking.requester_thread_id:
             found = await self._channel(data.tracking.requester_thread_id)
             if found is not None:
                 return found
+        if self.settings.review.thread_mode == "requester" and data.request.review_thread_id:
+            # Opened by an older version as the request's only thread: it is the requester's.
+            legacy = await self._channel(data.request.review_thread_id)
+            if _is_private_thread(legacy):
+                return legacy
+        return await self._create_requester_thread(request_id, data)
+
+    async def _create_requester_thread(self, request_id: int, data: render.CardData, *, greet: bool = False) -> Any:
         eco = await self._channel(self.settings.discord.eco_channel_id, "discord.eco_channel_id")
         if eco is None:
             return None
+        requester = data.request.requester_id
         try:
+            # Not `invitable=False`: on such a thread only moderators (Manage Threads) may add anyone, the
+            # bot included (discord-api-docs, thread metadata `invitable`), and the bot is not one.
             thread = await eco.create_thread(
                 name=f"Transfer #{request_id} {data.request.repo_full_name}"[:100],
                 type=discord.ChannelType.private_thread,
-                invitable=False,
+                auto_archive_duration=10080,
             )
-            await thread.add_user(discord.Object(data.request.requester_id))
-        except discord.HTTPException:
-            log.error("review: can't open a private thread in channel %s for request %s", eco.id, request_id)
+            await thread.add_user(discord.Object(requester))
+        except discord.HTTPException as exc:
+            log.error("review: can't open a private thread in channel %s for request %s (%s)", eco.id, request_id,
+                      exc.status)
             return None
         await self.review.set_requester_thread(request_id, thread.id)
+        if greet:
+            try:
+                await thread.send(
+                    requester_thread_greeting(data.request.id, data.request.repo_full_name, requester),
+                    allowed_mentions=discord.AllowedMentions(users=[discord.Object(requester)]),
+                )
+            except discord.HTTPException as exc:
+                log.warning("review: could not greet in the requester's thread of %s (%s)", request_id, exc.status)
         return thread
 
     async def after_approval(self, request_id: int) -> None:
@@ -476,8 +513,22 @@ class Review(EcoCog, name="Review"):
         await self.review.mark_requester_notified(request_id)  # no "reason to follow" notice after this
         where = await self.tell_requester(request_id, render.rejection_message(data.request, reason))
         done = {"dm": "sent to the requester by DM", "thread": "posted to the requester in a private thread"}
-        await interaction.followup.send(f"Thanks: the reason was {done.get(where, 'saved')}.", ephemeral=True)
+        await interaction.edit_original_response(content=f"Thanks: the reason was {done.get(where, 'saved')}.")
         self.refresh_card(request_id)
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        match = REASON_FORM_ID.fullmatch(str((interaction.data or {}).get("custom_id", "")))
+        if match is None:
+            return
+        try:  # the custom_id is only a key: the role is checked again here and in the service
+            require_maintainer(interaction)
+            reason = modal_values(dict(interaction.data or {})).get("reason", "")
+            await self.save_reason(interaction, int(match["request_id"]), reason)
+        except Exception as exc:  # the same routing as a modal's on_error
+            await self.bot.report_error(interaction, exc)
 
     # ----- commands -------------------------------------------------------------------------------
 

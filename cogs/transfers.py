@@ -18,11 +18,12 @@ from discord.ext import commands, tasks
 
 from bot.errors import Conflict, InvalidInput, NotFoundError
 from bot.services.eligibility import EligibilityService
+from bot.services.form_retries import FormRetryService
 from bot.services.review import ReviewService
 from bot.services.transfer_status import TransferStatusService
 from bot.services.transfers import RequestInfo, TransferForm, TransferService
 from cogs import transfers_render as render
-from cogs._base import EcoCog, GuardedDynamicItem, GuardedView, custom_id_template
+from cogs._base import EcoCog, GuardedDynamicItem, custom_id_template, fit_message
 
 if TYPE_CHECKING:
     from bot.app import EcoBot
@@ -41,6 +42,7 @@ TEMPLATE = custom_id_template(
     r"eco:transfer:(?P<action>continue|accept|submit|edit|withdraw|restart):(?P<id>[0-9]{1,19})"
 )
 RETRY_MINUTES = 1.0
+WITHDRAW_LISTED = 10  # open requests named in `/eco withdraw`'s "which one?" answer
 
 
 class TransferButton(GuardedDynamicItem[discord.ui.Button], template=TEMPLATE):
@@ -160,16 +162,31 @@ def submitted_form(data: dict[str, Any]) -> TransferForm:
     return TransferForm(**{name: values.get(name, "") for name in FORM_FIELDS})
 
 
-class RetryFormView(GuardedView):
-    """After a refused answer: reopen the form with what the user typed, so nothing is lost."""
+class RetryFormButton(GuardedDynamicItem[discord.ui.Button], template=custom_id_template(
+        r"eco:transfer:retry:(?P<id>[0-9]{1,19})")):
+    """After a refused answer: reopen the form with what the user typed, so nothing is lost. The text is
+    in the database (`form_retries`), so the button works after 15 minutes and after a restart too."""
 
-    def __init__(self, cog: Transfers, request_id: int | None, values: TransferForm) -> None:
-        super().__init__(timeout=900)
-        self.cog, self.request_id, self.values = cog, request_id, values
+    def __init__(self, retry_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Edit and try again", style=discord.ButtonStyle.primary,
+                custom_id=f"eco:transfer:retry:{retry_id}",
+            )
+        )
+        self.retry_id = retry_id
 
-    @discord.ui.button(label="Edit and try again", style=discord.ButtonStyle.primary)
-    async def retry(self, interaction: discord.Interaction, _button: discord.ui.Button[Any]) -> None:
-        await interaction.response.send_modal(TransferModal(self.request_id, self.values))
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match: re.Match[str]):  # type: ignore[override]
+        return cls(int(match["id"]))
+
+    async def handle(self, interaction: discord.Interaction) -> None:
+        cog: Transfers | None = interaction.client.get_cog("Transfers")  # type: ignore[union-attr]
+        if cog is None:
+            raise NotFoundError("Transfer requests are not available right now. Try again in a minute.")
+        # The custom_id is only a key: the row is reopened for the user who typed it, nobody else.
+        request_id, values = await cog.retries.load(self.retry_id, interaction.user.id)
+        await interaction.response.send_modal(TransferModal(request_id, values))
 
 
 def form_of(info: RequestInfo) -> TransferForm:
@@ -191,6 +208,7 @@ class Transfers(EcoCog):
         self.status_service = TransferStatusService(
             self.service, ReviewService(deps.db, deps.clock, bot.settings), bot.settings
         )
+        self.retries = FormRetryService(deps.db, deps.clock)
 
     async def cog_load(self) -> None:
         await super().cog_load()
@@ -270,7 +288,9 @@ class Transfers(EcoCog):
         elif not open_requests:
             raise NotFoundError("You have no open transfer request.")
         else:
-            ids = ", ".join(f"#{r.id} ({r.repo_full_name})" for r in open_requests)
+            shown = ", ".join(f"#{r.id} ({r.repo_full_name})" for r in open_requests[:WITHDRAW_LISTED])
+            more = len(open_requests) - WITHDRAW_LISTED
+            ids = shown + (f" and {more} more (`/eco status` lists all)" if more > 0 else "")
             raise InvalidInput(f"You have several open requests: {ids}. Pick one with the `request` option.")
         await interaction.response.send_message(
             embed=render.render_withdraw_confirm(chosen),
@@ -312,8 +332,12 @@ class Transfers(EcoCog):
                 request_id=request_id,
             )
         except (InvalidInput, Conflict) as exc:
-            retry = RetryFormView(self, request_id, form) if isinstance(exc, InvalidInput) else None
-            await interaction.response.send_message(exc.message, view=retry or discord.utils.MISSING, ephemeral=True)
+            retry = None
+            if isinstance(exc, InvalidInput):
+                retry = view_of(RetryFormButton(await self.retries.save(interaction.user.id, request_id, form)))
+            await interaction.response.send_message(
+                fit_message(exc.message), view=retry or discord.utils.MISSING, ephemeral=True
+            )
             return
         next_action = "submit" if info.terms_accepted_at else "continue"
         embed = render.render_ready(info) if info.terms_accepted_at else render.render_form_saved(info)
@@ -368,10 +392,10 @@ class Transfers(EcoCog):
             finally:
                 # The request is submitted whatever the checks did: the review card must appear.
                 self.bot.dispatch("transfer_submitted", request_id)
-        await interaction.followup.send(
+        # The deferral's loading message becomes the answer (a followup for it is deprecated by Discord).
+        await interaction.edit_original_response(
             embeds=render.render_submitted(info, again=not result.changed),
             view=after_submit_view(info),
-            ephemeral=True,
         )
 
     async def on_restart(self, interaction: discord.Interaction, request_id: int) -> None:
@@ -406,5 +430,5 @@ class Transfers(EcoCog):
 
 
 async def setup(bot: EcoBot) -> None:
-    bot.add_dynamic_items(TransferButton)
+    bot.add_dynamic_items(TransferButton, RetryFormButton)
     await bot.add_cog(Transfers(bot))

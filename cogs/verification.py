@@ -287,7 +287,8 @@ class VerificationCog(EcoCog, name="Verification"):
             return False
         try:
             thread = await channel.create_thread(
-                name="Ownership verification", type=discord.ChannelType.private_thread, invitable=False
+                # Not `invitable=False`: then only moderators (Manage Threads) may add the user, the bot too.
+                name="Ownership verification", type=discord.ChannelType.private_thread
             )
             await thread.add_user(discord.Object(id=user_id))
             await thread.send(
@@ -336,10 +337,8 @@ class VerificationCog(EcoCog, name="Verification"):
         available = self.service.device_flow_available
         view = methods_view(summary, available)
         embed = render_methods(summary, pypi, available)
-        if view is None:
-            await interaction.followup.send(embed=embed, ephemeral=True)
-        else:
-            await interaction.followup.send(embed=embed, view=view, ephemeral=True)
+        # After a deferral the first answer edits the loading message (a followup for it is deprecated).
+        await interaction.edit_original_response(embed=embed, view=view)
 
     async def start_device(self, interaction: discord.Interaction, request_id: int) -> None:
         await self.service.pick_request(interaction.user.id, request_id)
@@ -348,7 +347,7 @@ class VerificationCog(EcoCog, name="Verification"):
         self._waiting[start.verification_id] = _Waiting(interaction, self.bot.deps.clock.now())
         view = discord.ui.View(timeout=None)
         view.add_item(discord.ui.Button(label="Open GitHub", url=start.verification_uri))
-        await interaction.followup.send(embed=render_device(start), view=view, ephemeral=True)
+        await interaction.edit_original_response(embed=render_device(start), view=view)
 
     async def start_topic(self, interaction: discord.Interaction, request_id: int) -> None:
         challenge = await self.service.start_topic(request_id, interaction.user.id)
@@ -360,7 +359,7 @@ class VerificationCog(EcoCog, name="Verification"):
         await self.service.pick_request(interaction.user.id, request_id)  # only the requester may check
         await interaction.response.defer(ephemeral=True, thinking=True)
         outcome = await self.service.check_topic(request_id, interaction.user.id)
-        await interaction.followup.send(embed=render_outcome(outcome), ephemeral=True)
+        await interaction.edit_original_response(embed=render_outcome(outcome))
         if outcome.verified:
             self.bot.dispatch("transfer_updated", request_id)
 

@@ -81,6 +81,7 @@ class Harness:
         self.github = FakeGitHub()
         self.pypi = FakePyPI()
         self.clock = FakeClock()
+        self.discord.clock = self.clock.now  # interaction tokens expire on the clock the test moves
         self.log_stream = io.StringIO()
         self.bot: EcoBot | None = None
         self._stack: contextlib.AsyncExitStack | None = None

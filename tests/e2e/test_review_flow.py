@@ -493,10 +493,13 @@ async def test_requester_thread_mode_opens_a_private_thread_with_the_requester(m
     h.repo = setup_world(h)
     rid = await submit(h)
     card = await card_of(h, rid)
-    request = await wait_until(lambda: stored(h, rid), lambda r: r.review_thread_id is not None)
-    thread = h.discord.channels[request.review_thread_id]
+    await wait_until(lambda: stored(h, rid), lambda r: r.review_thread_id is not None)
+    thread = await h.discord.wait_for_message(None, lambda m: "This private thread is about your transfer" in m.text())
+    thread = h.discord.channels[thread.channel_id]
     assert thread.type == 12 and thread.parent_id == h.eco_channel_id and h.USER in thread.thread_members
     await h.discord.react(h.MAINTAINER, card, APPROVE)
     await wait_state(h, rid, "approved")
     await settle(h)
-    assert any("Approved by" in t for t in thread_texts(h, thread.id))
+    # "Approved by" is for maintainers: on the card's thread, not in the requester's (issue 13.3).
+    assert any("Approved by" in t for t in thread_texts(h, card.id))
+    assert not any("Approved by" in t for t in thread_texts(h, thread.id))

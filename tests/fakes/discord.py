@@ -103,6 +103,8 @@ class FakeDiscord(GatewayMixin, RestMixin, InteractionMixin):
         self.guilds: dict[int, FakeGuild] = {}
         self.channels: dict[int, FakeChannel] = {}
         self.messages: dict[int, FakeMessage] = {}
+        # What "now" is for interaction-token expiry; a test points it at its own clock (Harness: FakeClock).
+        self.clock: Callable[[], datetime] = now
         self.dispatched: list[dict[str, Any]] = []
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -283,6 +285,16 @@ class FakeDiscord(GatewayMixin, RestMixin, InteractionMixin):
         channel = FakeChannel(self.snowflake(), 1, recipient=self.users[user_id])
         self.channels[channel.id] = channel
         return channel
+
+    def can_view(self, user_id: int, channel_id: int) -> bool:
+        """Whether a user sees a channel (private threads: members and Manage Threads holders only)."""
+        return bool(self.permissions_of(user_id, channel_id) & Perm.VIEW_CHANNEL)
+
+    def visible_texts(self, user_id: int, channel_id: int) -> list[str]:
+        """What a user can read in a channel: its messages if they may view it, otherwise nothing."""
+        if not self.can_view(user_id, channel_id):
+            return []
+        return [m.text() for m in self.messages_in(channel_id)]
 
     def bot_permissions(self, channel_id: int) -> int:
         return self.permissions_of(self.bot_user.id, channel_id)
@@ -492,6 +504,8 @@ class FakeDiscord(GatewayMixin, RestMixin, InteractionMixin):
     ) -> FakeMessage:
         """A user posts a message; MESSAGE_CREATE reaches the bot (content subject to the intent)."""
         channel = self.channels[channel_id]
+        if channel.type == 12 and not self.can_view(user_id, channel_id):
+            raise ApiError(403, 50001)  # a private thread they were not added to: Discord shows them nothing
         body: dict[str, Any] = {"content": content, "embeds": embeds or []}
         if reference_message_id is not None:
             body["message_reference"] = {"message_id": reference_message_id, "channel_id": channel_id}

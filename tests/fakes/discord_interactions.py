@@ -24,6 +24,7 @@ from tests.fakes.discord_world import (
     LOADING,
     FakeChannel,
     FakeMessage,
+    Perm,
     snowflake_time,
     walk_components,
 )
@@ -69,6 +70,8 @@ class FakeInteraction:
         self.payload = payload
         self.message = source  # the message a component sits on (click / modal from a component)
         self.dispatched_at = asyncio.get_running_loop().time()
+        self.created_on_clock = fake.clock()  # the token's 15 minutes run on the clock the test controls
+        self.deprecated_followup = False  # answered a deferral with a followup instead of @original
         self.callbacks: list[CallbackRecord] = []
         self.rejected_callbacks: list[CallbackRecord] = []
         self.modal: dict[str, Any] | None = None
@@ -133,6 +136,7 @@ class InteractionMixin:
         self.ack_deadline = ack_deadline
         self.token_lifetime = token_lifetime
         self.interactions: dict[int, FakeInteraction] = {}
+        self.deprecated_uses: list[str] = []
         self._interactions_by_token: dict[str, FakeInteraction] = {}
 
     @staticmethod
@@ -377,6 +381,8 @@ class InteractionMixin:
             if user_id not in guild.members:
                 raise LookupError(f"user {user_id} is not a member of guild {guild.id}")
             perms = guild.channel_permissions(user_id, channel.id)
+            if channel.type == 12 and not perms & Perm.VIEW_CHANNEL:
+                raise ApiError(403, 50001)  # a private thread the user can't see: nothing there to use
             payload.update({
                 "guild_id": str(guild.id), "guild": {"id": str(guild.id), "locale": "en-US", "features": []},
                 "guild_locale": "en-US", "member": guild.members[user_id].payload(permissions=perms),
@@ -426,7 +432,7 @@ class InteractionMixin:
                         files: list[dict[str, Any]], latency: float) -> FakeMessage | None:
         if interaction.callbacks:
             raise ApiError(400, 40060)
-        if latency > self.ack_deadline:
+        if latency > self.ack_deadline or self._token_expired(interaction):
             raise ApiError(404, 10062)
         if ctype not in _ALLOWED_CALLBACKS[interaction.type]:
             raise ApiError(400, 50035, f"Invalid Form Body: type: callback {ctype} is not valid for "
@@ -489,9 +495,17 @@ class InteractionMixin:
         app_ok = request.match_info["app_id"] == str(self.application_id)
         if interaction is None or not app_ok or not interaction.callbacks:
             raise ApiError(404, 10015)
-        if asyncio.get_running_loop().time() - interaction.dispatched_at > self.token_lifetime:
+        if asyncio.get_running_loop().time() - interaction.dispatched_at > self.token_lifetime \
+                or self._token_expired(interaction):
             raise ApiError(401, 50027, "Invalid Webhook Token")
         return interaction
+
+    def _token_expired(self: FakeDiscord, interaction: FakeInteraction) -> bool:
+        """Interaction tokens are valid for 15 minutes ("Interaction `tokens` are valid for **15 minutes**":
+        developers/interactions/receiving-and-responding.mdx in discord/discord-api-docs), measured on
+        `fake.clock` so a test can move past them; then callbacks answer 10062 (Unknown interaction) and
+        the followup webhook 401/50027 (Invalid Webhook Token)."""
+        return (self.clock() - interaction.created_on_clock).total_seconds() > self.token_lifetime
 
     async def _webhook_execute(self: FakeDiscord, request: web.Request) -> web.Response:
         interaction = self._webhook_interaction(request)
@@ -499,7 +513,12 @@ class InteractionMixin:
         original = interaction.response_message
         if original is not None and original.loading:
             # Discord: the first followup after a deferral resolves the loading message, keeping
-            # the deferral's ephemeral flag (discord-api-docs #2742).
+            # the deferral's ephemeral flag (discord-api-docs #2742). Still accepted, but documented as
+            # deprecated ("This behavior is deprecated, and you should use the Edit Original Interaction
+            # Response endpoint in this case instead": Create Followup Message in
+            # developers/interactions/receiving-and-responding.mdx): recorded so tests can assert none.
+            interaction.deprecated_followup = True
+            self.deprecated_uses.append(f"followup answered the deferral of interaction {interaction.id}")
             msg = self._resolve_loading(original, body, files)
         else:
             msg = self._interaction_message(interaction, body, files)

@@ -245,7 +245,12 @@ class RestMixin:
                 if self.enforce_permissions and not self.bot_permissions(channel.id) & Perm.READ_MESSAGE_HISTORY:
                     raise ApiError(403, 160002)
             if channel.is_thread and channel.archived:
-                raise ApiError(400, 50083)
+                # "Sending a message will automatically unarchive the thread, unless the thread has been
+                # locked by a moderator": developers/topics/threads.mdx in discord/discord-api-docs.
+                if channel.locked and not self.bot_permissions(channel.id) & Perm.MANAGE_THREADS:
+                    raise ApiError(400, 50083)
+                channel.archived = False
+                self.dispatch("THREAD_UPDATE", channel.payload())
         attachments = [self.attachment_payload(f) for f in files]
         msg = self.store_message(channel, self.bot_user, body, msg_type=msg_type, extra=extra,
                                  attachments=attachments)

@@ -147,6 +147,7 @@ class _Routes:
             is_owner = channel.owner_id == fake.bot_user.id
             if not is_owner:
                 fake.require(channel, Perm.MANAGE_THREADS)
+            _check_auto_archive(body)
             for key in ("name", "archived", "locked", "invitable", "auto_archive_duration"):
                 if key in body:
                     setattr(channel, key, body[key])
@@ -171,6 +172,7 @@ class _Routes:
         if parent.type not in (0, 5, 15):
             raise ApiError(400, 50024, "Cannot execute action on this channel type")
         fake.require(parent, Perm.CREATE_PRIVATE_THREADS if kind == 12 else Perm.CREATE_PUBLIC_THREADS)
+        _check_auto_archive(body)
         thread = FakeChannel(thread_id, kind, name, parent.guild_id, parent.id, owner_id=fake.bot_user.id,
                              invitable=bool(body.get("invitable", True)),
                              auto_archive_duration=int(body.get("auto_archive_duration") or 1440))
@@ -212,8 +214,16 @@ class _Routes:
                 raise ApiError(404, 10013)
             if thread.archived:
                 raise ApiError(400, 50083)
-            if user_id != fake.bot_user.id and thread.type == 12 and thread.owner_id != fake.bot_user.id:
-                fake.require(thread, Perm.MANAGE_THREADS)
+            # Add Thread Member "requires the ability to send messages in the thread" (so the bot must see
+            # it: a member or a moderator), and on a private thread `invitable` false means only moderators
+            # (Manage Threads) may add others, the thread's creator included:
+            # https://github.com/discord/discord-api-docs/blob/main/developers/resources/channel.mdx
+            # (Add Thread Member; thread metadata `invitable`: "whether non-moderators can add other
+            # non-moderators to a thread; only available on private threads").
+            if user_id != fake.bot_user.id:
+                fake.require(thread, Perm.SEND_MESSAGES_IN_THREADS)
+                if thread.type == 12 and not thread.invitable:
+                    fake.require(thread, Perm.MANAGE_THREADS)
             thread.thread_members.add(user_id)
         else:
             if user_id != fake.bot_user.id:
@@ -467,3 +477,15 @@ def route_table(fake: FakeDiscord) -> list[tuple[str, str, Handler]]:
         ("PATCH", hook + "/messages/{message_id}", i._webhook_message),
         ("DELETE", hook + "/messages/{message_id}", i._webhook_message),
     ]
+
+
+# https://github.com/discord/discord-api-docs/blob/main/developers/resources/channel.mdx (thread metadata,
+# Start Thread, Modify Channel): auto_archive_duration "can be set to: 60, 1440, 4320, 10080".
+AUTO_ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
+
+
+def _check_auto_archive(body: dict[str, Any]) -> None:
+    value = body.get("auto_archive_duration")
+    if value is not None and value not in AUTO_ARCHIVE_DURATIONS:
+        raise ApiError(400, 50035, "Invalid Form Body: auto_archive_duration: Value must be one of "
+                                   f"{AUTO_ARCHIVE_DURATIONS}.")

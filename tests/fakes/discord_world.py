@@ -236,6 +236,14 @@ class FakeGuild:
         if perms & Perm.ADMINISTRATOR or user_id == self.owner_id:
             return Perm.ALL
         channel = self.channels.get(channel_id)
+        # A private thread is visible only to its members and to moderators (Manage Threads):
+        # https://github.com/discord/discord-api-docs/blob/main/developers/topics/threads.mdx
+        # ("You must be invited to the thread to be able to view or participate in it, or be a
+        # moderator (MANAGE_THREADS permission)").
+        if channel is not None and channel.type == 12 and user_id not in channel.thread_members:
+            moderator = channel.parent_id and self.channel_permissions(user_id, channel.parent_id) & Perm.MANAGE_THREADS
+            if not moderator:
+                return 0
         if channel is not None and channel.is_thread and channel.parent_id:
             channel = self.channels.get(channel.parent_id)
         if channel is None:
