@@ -25,7 +25,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models.transfers import OPEN_STATES, TransferRequest
 from bot.db.models.verification import Verification
-from bot.errors import Conflict, InvalidInput, NotFoundError, ServiceUnavailable
+from bot.errors import Conflict, InvalidInput, NotAllowed, NotFoundError, ServiceUnavailable
 from bot.github import GitHubClient, Repo
 from bot.http import ApiError, NotFound, RateLimited
 from bot.logging_setup import SecretFilter
@@ -49,6 +49,8 @@ METHOD_OWNER, METHOD_ORG_ADMIN, METHOD_TOPIC, METHOD_MANUAL = (
     "repo-topic",
     "manual",
 )
+# A topic on an organisation's repository: maintain access only (bot.services.review needs a confirm).
+METHOD_TOPIC_MAINTAIN = "repo-topic-maintain"
 
 
 @dataclass(frozen=True)
@@ -541,6 +543,13 @@ class VerificationService:
             return Outcome(row.id, request_id, user_id, TOPIC, PENDING, "topic_missing",
                            text.topic_missing(row.nonce or "", repo))
         note = f"Someone with maintain or admin rights on {repo.full_name} added the one-time topic {row.nonce}."
+        if repo.owner_type == "Organization":
+            # Adding topics needs maintain; only an admin can transfer an organisation's repository
+            # (CONTEXT.md §7): this shows maintain access, not ownership, and approval needs a confirm.
+            note += " That proves maintain access, not the admin rights a transfer needs."
+            return await self._mark_verified(
+                row, METHOD_TOPIC_MAINTAIN, None, note, text.topic_maintain_verified(row.nonce or "", repo)
+            )
         return await self._mark_verified(row, METHOD_TOPIC, None, note, text.topic_verified(row.nonce or "", repo))
 
     # ----- manual -------------------------------------------------------------------------------
@@ -557,8 +566,13 @@ class VerificationService:
             req = await session.get(TransferRequest, request_id)
             if req is None:
                 raise NotFoundError(f"There is no request #{request_id}.")
+            if req.requester_id == maintainer_id:
+                raise NotAllowed(f"You made request #{request_id}: another maintainer must verify it.")
             if not req.is_open:
                 raise Conflict(f"Request #{request_id} is {LABELS.get(req.state, req.state)}.")
+            if req.state == "draft":
+                # A draft can still change its GitHub username: vouch for what the maintainers will see.
+                raise Conflict(f"Request #{request_id} is still a draft: verify it once it is submitted.")
             if req.verified_at is not None:
                 raise Conflict(text.already_verified(req.repo_full_name))
             note = f"Verified by hand by maintainer <@{maintainer_id}>: {reason}"

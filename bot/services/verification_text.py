@@ -130,6 +130,14 @@ def topic_verified(nonce: str, repo: Repo) -> str:
     )
 
 
+def topic_maintain_verified(nonce: str, repo: Repo) -> str:
+    return (
+        f"The topic `{nonce}` is on `{repo.full_name}`: that shows **maintain access** to this organisation's "
+        "repository, not the admin rights a transfer needs, so a maintainer confirms the approval by hand. "
+        "You may remove the topic now."
+    )
+
+
 def pypi_missing(project: str) -> str:
     return f"PyPI: there is no project named `{project}`, so no PyPI role could be checked."
 
