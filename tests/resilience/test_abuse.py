@@ -1,0 +1,111 @@
+"""Abuse by people in a public channel (issue 12, items 4-7): unproven logins invited, squatting and
+flooding, deciding on one's own request, and clicks that each cost a GitHub call. Everything runs
+end to end: the real bot against the fake Discord, GitHub and PyPI."""
+
+from __future__ import annotations
+
+import re
+
+from tests.e2e.test_verification_flow import CLIENT, SECRET
+from tests.resilience._support import (
+    ADMIN_TOKEN,
+    APPROVE,
+    card_of,
+    settle,
+    setup_transfer_world,
+    stored,
+    submitted_request,
+    wait_card,
+    wait_for,
+    wait_state,
+)
+
+CONFIRM = "eco:review:confirm:{}"
+
+
+def has_confirm(h, card, rid: int) -> bool:
+    message = h.discord.get_message(card.id)
+    return any(c == CONFIRM.format(rid) for c, _, _ in message.buttons())
+
+
+async def topic_proof(h, rid: int, repo: str, user: int) -> str:
+    """The requester proves control with a repository topic; returns what the bot answered."""
+    methods = await (await h.slash(user, "eco verify", request=rid)).wait_message()
+    challenge = await (await h.discord.click(user, methods, f"eco:verify:topic:{rid}")).wait_message()
+    nonce = re.search(r"pallets-eco-verify-[a-z0-9]{6}", challenge.text()).group(0)
+    h.github.set_topics(repo, ["flask", nonce])
+    checked = await h.discord.click(user, challenge, f"eco:verify:check:{rid}")
+    return (await checked.wait_message()).text()
+
+
+# ------------------------------------------------------------------ 4. only proven logins are invited
+
+
+async def test_topic_on_an_org_repository_is_maintain_access_and_the_typed_login_needs_a_confirm(make_harness):
+    h = await make_harness(env={"GITHUB_ORG_ADMIN_TOKEN": ADMIN_TOKEN})
+    setup_transfer_world(h, admin=True)
+    # An organisation's extension where mallory only has the maintain role (enough to add a topic).
+    h.github.add_org("acme")
+    h.github.add_user("mallory")
+    h.github.add_repo("acme/flask-bar", owner_type="Organization", maintainers=["mallory"],
+                      files={"pyproject.toml": '[project]\nname = "flask-bar"\ndependencies = ["flask"]\n'})
+    rid = await submitted_request(h, h.USER2, verified=False, repository="acme/flask-bar", pypi_project="",
+                                  github_username="mallory", pypi_username="")
+    told = await topic_proof(h, rid, "acme/flask-bar", h.USER2)
+    assert "maintain access" in told and "not the admin rights" in told
+    row = await stored(h, rid)
+    assert row.verification_method == "repo-topic-maintain" and row.verified_github_login is None
+
+    card = await wait_card(h, rid, "MAINTAIN ACCESS ONLY")
+    assert "self-declared, not proven" in card.text() and "also invites **mallory**" in card.text()
+    assert "Maintain access only" in card.text() and "Verified" not in card.text().split("Verification", 1)[1][:40]
+
+    # One ✅ no longer approves nor invites: a maintainer must confirm explicitly.
+    await h.discord.react(h.MAINTAINER, card, APPROVE)
+    await wait_for(lambda: has_confirm(h, card, rid), what="the confirm button")
+    await settle(h)
+    assert (await stored(h, rid)).state == "under_review" and h.github.invitations == []
+    confirm = await h.discord.click(h.MAINTAINER2, card, CONFIRM.format(rid))
+    assert "Approved" in (await confirm.wait_message()).text()
+    await wait_state(h, rid, "approved")
+    await wait_for(lambda: h.github.invitations, what="the invitation after the confirm")
+    assert h.github.invitations == [("pallets-eco", "mallory", "member", "org-admin")]
+
+
+async def test_topic_on_a_personal_repository_still_leaves_the_typed_login_unproven(harness):
+    h = harness
+    setup_transfer_world(h)
+    rid = await submitted_request(h, verified=False, github_username="alice")
+    assert "Verified" in await topic_proof(h, rid, "alice/flask-foo", h.USER)
+    card = await wait_card(h, rid, "self-declared, not proven")
+    await h.discord.react(h.MAINTAINER, card, APPROVE)
+    await wait_for(lambda: has_confirm(h, card, rid), what="the confirm button")
+    await settle(h)
+    assert (await stored(h, rid)).state == "under_review"
+
+
+async def test_a_login_proven_by_the_device_flow_is_invited_after_one_approval(make_harness):
+    from tests.e2e.test_verification_flow import finish_device, start_device
+
+    h = await make_harness(github=CLIENT, env={**SECRET, "GITHUB_ORG_ADMIN_TOKEN": ADMIN_TOKEN})
+    setup_transfer_world(h, admin=True)
+    rid = await submitted_request(h, verified=False)
+    click, code = await start_device(h, rid)
+    h.github.approve_device(code, "alice")
+    await finish_device(h, click)
+    card = await wait_card(h, rid, "Verified as **alice**")
+    assert "GitHub: **alice** (signed in)" in card.text() and "not proven" not in card.text()
+    await h.discord.react(h.MAINTAINER, card, APPROVE)
+    await wait_state(h, rid, "approved")
+    await wait_for(lambda: h.github.invitations, what="the invitation")
+    assert h.github.invitations == [("pallets-eco", "alice", "member", "org-admin")]
+
+
+async def test_manual_verification_is_a_maintainers_vouch_and_says_the_login_is_self_declared(harness):
+    h = harness
+    setup_transfer_world(h)
+    rid = await submitted_request(h)  # /eco verify-manual by a maintainer
+    card = await wait_card(h, rid, "self-declared, vouched for by a maintainer")
+    await h.discord.react(h.MAINTAINER2, card, APPROVE)
+    await wait_state(h, rid, "approved")
+    assert not has_confirm(h, await card_of(h, rid), rid)
