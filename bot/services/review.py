@@ -70,16 +70,16 @@ def item_title(spec: ItemSpec, settings: Settings) -> str:
     return spec.title.format(org=settings.github.org, owners=", ".join(settings.pypi.trusted_owners))
 
 
-# Verification methods (bot.services.verification) whose proof names the GitHub login, or for which a
-# maintainer vouched by hand; and the topic proof that only shows maintain access (issue 12).
-PROVEN_LOGIN_METHODS = ("github-owner", "github-org-admin")
+# Verification methods (bot.services.verification): a maintainer's vouch, and the topic proof that only
+# shows maintain access (issue 12).
 VOUCHED_METHOD = "manual"
 MAINTAIN_ONLY_METHOD = "repo-topic-maintain"
 
 
 def login_proven(request: TransferRequest) -> bool:
-    """The login the bot would invite was proven by GitHub's device flow."""
-    return request.verified_github_login is not None and request.verification_method in PROVEN_LOGIN_METHODS
+    """The login the bot would invite was proven by GitHub's device flow (the only proof that sets
+    `verified_github_login`; a topic or a maintainer's word leaves it empty)."""
+    return request.verified_at is not None and request.verified_github_login is not None
 
 
 def login_confirmed(request: TransferRequest) -> bool:
