@@ -363,11 +363,20 @@ class Transfers(EcoCog):
         result = await self.service.submit(request_id, interaction.user.id)
         info = result.request
         if result.changed:
+            missing = False
             try:
-                info = (await self.service.run_checks(request_id)).request
+                info = (await self.service.run_checks(request_id, withdraw_if_missing=True)).request
+                missing = info.state == "withdrawn"
             finally:
-                # The request is submitted whatever the checks did: the review card must appear.
-                self.bot.dispatch("transfer_submitted", request_id)
+                # The request is submitted whatever the checks did: the review card must appear,
+                # unless GitHub has no such repository (withdrawn then: nothing for maintainers to see).
+                if not missing:
+                    self.bot.dispatch("transfer_submitted", request_id)
+            if missing:
+                await interaction.followup.send(
+                    embed=render.render_repo_missing(info), view=view_of(*buttons(info.id, "restart")), ephemeral=True
+                )
+                return
         await interaction.followup.send(
             embeds=render.render_submitted(info, again=not result.changed),
             view=after_submit_view(info),

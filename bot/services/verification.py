@@ -18,7 +18,7 @@ import string
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -178,6 +178,7 @@ class VerificationService:
         self._pypi = pypi
         self._filter = secret_filter
         self._busy: set[int] = set()  # verification ids being polled right now
+        self._starting: set[int] = set()  # users whose device flow is being requested from GitHub
 
     @property
     def device_flow_available(self) -> bool:
@@ -225,6 +226,39 @@ class VerificationService:
             if req.verified_at is not None:
                 raise Conflict(text.already_verified(req.repo_full_name))
             repo, repo_key = req.repo_full_name, req.repo_key
+            await self._check_sign_in_cooldown(session, user_id)
+        if user_id in self._starting:
+            raise Conflict(text.sign_in_cooldown(1))  # a second click while the first is with GitHub
+        self._starting.add(user_id)
+        try:
+            return await self._start_device(client_id, request_id, user_id, repo, repo_key)
+        finally:
+            self._starting.discard(user_id)
+
+    async def _check_sign_in_cooldown(self, session: AsyncSession, user_id: int) -> None:
+        """Each "Sign in with GitHub" click costs a GitHub call and a database row: one per
+        `github.sign_in_cooldown_seconds` and user (issue 12). Counted from the database, so a restart
+        doesn't reset it."""
+        cooldown = self._settings.github.sign_in_cooldown_seconds
+        if cooldown <= 0:
+            return
+        last = await session.scalar(
+            select(func.max(Verification.created_at)).where(
+                Verification.user_id == user_id, Verification.method == DEVICE
+            )
+        )
+        if last is None:
+            return
+        now = self._clock.now()
+        if last.tzinfo is None:
+            last = last.replace(tzinfo=now.tzinfo)
+        wait = (last + timedelta(seconds=cooldown) - now).total_seconds()
+        if wait > 0:
+            raise Conflict(text.sign_in_cooldown(max(1, int(wait + 0.999))))
+
+    async def _start_device(
+        self, client_id: str, request_id: int, user_id: int, repo: str, repo_key: str
+    ) -> DeviceStart:
         try:
             code = await self._github.request_device_code(client_id)
         except RateLimited as exc:

@@ -130,6 +130,13 @@ def topic_verified(nonce: str, repo: Repo) -> str:
     )
 
 
+def sign_in_cooldown(seconds: int) -> str:
+    return (
+        f"You started a GitHub sign-in moments ago: its code is still valid. Please try again in {seconds} "
+        "second(s) if you need a new one."
+    )
+
+
 def topic_maintain_verified(nonce: str, repo: Repo) -> str:
     return (
         f"The topic `{nonce}` is on `{repo.full_name}`: that shows **maintain access** to this organisation's "

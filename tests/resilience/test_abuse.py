@@ -109,3 +109,98 @@ async def test_manual_verification_is_a_maintainers_vouch_and_says_the_login_is_
     await h.discord.react(h.MAINTAINER2, card, APPROVE)
     await wait_state(h, rid, "approved")
     assert not has_confirm(h, await card_of(h, rid), rid)
+
+
+# ------------------------------------------------------------------ 5. squatting and flooding
+
+
+async def test_one_member_can_hold_at_most_three_requests_waiting_for_a_decision(harness):
+    from tests.resilience._support import fill, open_form, request_row
+
+    h = harness
+    setup_transfer_world(h)
+    for name in ("flask-one", "flask-two", "flask-three", "flask-four"):
+        h.github.add_repo(f"alice/{name}", files={"pyproject.toml": f'[project]\nname = "{name}"\n'})
+    for name in ("flask-one", "flask-two", "flask-three"):
+        await submitted_request(h, h.USER2, verified=False, repository=f"alice/{name}", pypi_project="")
+    _, answer = await fill(h, h.USER2, await open_form(h, h.USER2), repository="alice/flask-four", pypi_project="")
+    assert "at most 3 at a time" in answer.text() and "/eco withdraw" in answer.text()
+    assert not [r for r in await request_row(h) if r.repo_name == "flask-four"]
+    assert len(h.discord.messages_in(h.REVIEW_CHANNEL)) == 3
+    # Someone else is not limited by it, and a decision frees a place.
+    await submitted_request(h, h.USER, verified=False, repository="alice/flask-four", pypi_project="")
+    confirm = await (await h.slash(h.USER2, "eco withdraw", request=1)).wait_message()
+    await (await h.discord.click(h.USER2, confirm, "eco:transfer:withdraw:1")).wait_ack()
+    await wait_state(h, 1, "withdrawn")
+    _, saved = await fill(h, h.USER2, await open_form(h, h.USER2), repository="alice/flask-foo")
+    assert "at most" not in saved.text() and any(c and "continue" in c for c, _, _ in saved.buttons())
+
+
+async def test_a_repository_that_does_not_exist_gets_an_answer_and_no_card(harness):
+    from tests.resilience._support import custom_id, request_row, submit, to_ready
+
+    h = harness
+    setup_transfer_world(h)
+    h.github.add_repo("alice/secret-ext", private=True)
+    for repository in ("alice/does-not-exist", "alice/secret-ext"):
+        msg = await to_ready(h, repository=repository, pypi_project="")
+        _, answer = await submit(h, msg)
+        assert answer.ephemeral and "No such repository on GitHub" in answer.text(), answer.text()
+        assert f"{repository}**: it may be misspelled or private" in answer.text()
+        [row] = [r for r in await request_row(h) if r.repo_key == repository]
+        assert row.state == "withdrawn"
+        # "Start again" reopens the form with what was typed.
+        again = await h.discord.click(h.USER, answer, custom_id(answer, "restart"))
+        await again.wait_ack()
+        assert again.modal is not None
+    await settle(h)
+    assert h.discord.messages_in(h.REVIEW_CHANNEL) == []
+
+
+# ------------------------------------------------------------------ 7. per-user cooldowns
+
+
+async def test_submissions_have_a_per_user_cooldown_with_a_friendly_answer(make_harness):
+    from tests.resilience._support import custom_id, request_row, submit, to_ready
+
+    h = await make_harness(review={"submit_cooldown_seconds": 120})
+    setup_transfer_world(h)
+    await submitted_request(h, verified=False)
+    msg = await to_ready(h, repository="alice/cronlike", pypi_project="")
+    checks_before = h.github.count("GET", r"/repos/alice/cronlike$")
+    _, answer = await submit(h, msg)
+    assert answer.ephemeral and "Please wait 120 seconds" in answer.text() and "draft is saved" in answer.text()
+    [row] = await request_row(h, repo_name="cronlike")
+    assert row.state == "draft" and h.github.count("GET", r"/repos/alice/cronlike$") == checks_before
+    assert len(h.discord.messages_in(h.REVIEW_CHANNEL)) == 1
+    # Another member is not slowed down by it.
+    await submitted_request(h, h.USER2, verified=False, repository="alice/click-colors", pypi_project="")
+    h.clock.advance(seconds=121)
+    _, report = await submit(h, msg)
+    assert "submitted" in report.text()
+    await card_of(h, row.id)
+    assert custom_id(msg, "submit")
+
+
+async def test_starting_a_github_sign_in_has_a_per_user_cooldown(make_harness):
+    from sqlalchemy import func, select
+
+    from bot.db.models.verification import Verification
+    from tests.e2e.test_verification_flow import start_device
+
+    h = await make_harness(github={**CLIENT, "sign_in_cooldown_seconds": 30}, env=SECRET)
+    setup_transfer_world(h)
+    rid = await submitted_request(h, verified=False)
+    methods = await (await h.slash(h.USER, "eco verify", request=rid)).wait_message()
+    first = await h.discord.click(h.USER, methods, f"eco:verify:device:{rid}")
+    assert "Sign in with GitHub" in (await first.wait_message()).text()
+    for _ in range(5):  # a member hammering the button
+        again = await h.discord.click(h.USER, methods, f"eco:verify:device:{rid}")
+        answer = await again.wait_message()
+        assert answer.ephemeral and "try again in 30 second(s)" in answer.text(), answer.text()
+    assert h.github.count("POST", "/login/device/code") == 1
+    async with h.db() as s:
+        assert await s.scalar(select(func.count()).select_from(Verification)) == 1
+    h.clock.advance(seconds=31)
+    await start_device(h, rid)
+    assert h.github.count("POST", "/login/device/code") == 2
