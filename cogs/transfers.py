@@ -20,7 +20,7 @@ from bot.errors import Conflict, InvalidInput, NotFoundError
 from bot.services.eligibility import EligibilityService
 from bot.services.review import ReviewService
 from bot.services.transfer_status import TransferStatusService
-from bot.services.transfers import RequestInfo, TransferForm, TransferService
+from bot.services.transfers import RepoClaimable, RequestInfo, TransferForm, TransferService
 from cogs import transfers_render as render
 from cogs._base import EcoCog, GuardedDynamicItem, GuardedView, custom_id_template
 
@@ -313,6 +313,9 @@ class Transfers(EcoCog):
             )
         except (InvalidInput, Conflict) as exc:
             retry = RetryFormView(self, request_id, form) if isinstance(exc, InvalidInput) else None
+            if isinstance(exc, RepoClaimable):
+                await self._offer_claim(interaction, exc)
+                return
             await interaction.response.send_message(exc.message, view=retry or discord.utils.MISSING, ephemeral=True)
             return
         next_action = "submit" if info.terms_accepted_at else "continue"
@@ -320,6 +323,21 @@ class Transfers(EcoCog):
         await interaction.response.send_message(
             embed=embed, view=view_of(*buttons(info.id, next_action, "edit")), ephemeral=True
         )
+
+    async def _offer_claim(self, interaction: discord.Interaction, exc: RepoClaimable) -> None:
+        """The repository is held by someone else's unverified request: its real owner may take it over
+        by proving ownership with GitHub's device flow (handled by the verification cog)."""
+        if not self.bot.settings.github.oauth_client_id:
+            text = exc.message.split(" If you own it", 1)[0] + (
+                " If you own it, tell the maintainers in #pallets-eco: they can reject that request."
+            )
+            await interaction.response.send_message(text, ephemeral=True)
+            return
+        claim = discord.ui.Button(
+            label="I own it: sign in with GitHub", style=discord.ButtonStyle.primary,
+            custom_id=f"eco:verify:claim:{exc.request_id}",
+        )
+        await interaction.response.send_message(exc.message, view=view_of(claim), ephemeral=True)
 
     async def on_continue(self, interaction: discord.Interaction, request_id: int) -> None:
         info = await self.service.get(request_id, interaction.user.id)

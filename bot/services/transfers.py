@@ -203,6 +203,14 @@ def repo_missing(report: Report) -> bool:
     )
 
 
+class RepoClaimable(Conflict):
+    """Another member's unverified request holds the repository: proving ownership takes it over."""
+
+    def __init__(self, message: str, request_id: int) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
 class _RepoTaken(Exception):
     """Another open request holds the repository (the partial unique index refused the write)."""
 
@@ -480,6 +488,14 @@ class TransferService:
         label = states.LABELS.get(other.state, other.state)
         if other.requester_id == user_id:
             return Conflict(f"You already have request #{other.id} for {other.repo_full_name}; it is {label}.")
+        if other.verified_at is None and other.state in UNDECIDED:
+            # Nobody proved ownership yet: the real owner can take it over by proving it (issue 12).
+            return RepoClaimable(
+                f"A request for {other.repo_full_name} already exists ({label}), but its requester has not proven "
+                "they own the repository. If you own it, prove it by signing in with GitHub: that withdraws the "
+                "other request and moves this repository into your draft.",
+                other.id,
+            )
         return Conflict(f"A request for {other.repo_full_name} already exists and is {label}.")
 
     async def accept_terms(self, request_id: int, user_id: int) -> RequestInfo:

@@ -204,3 +204,100 @@ async def test_starting_a_github_sign_in_has_a_per_user_cooldown(make_harness):
     h.clock.advance(seconds=31)
     await start_device(h, rid)
     assert h.github.count("POST", "/login/device/code") == 2
+
+
+# ------------------------------------------------------------------ 5. a proven owner takes over
+
+
+async def claim_offer(h, user: int, repository: str):
+    from tests.resilience._support import fill, open_form
+
+    _, answer = await fill(h, user, await open_form(h, user), repository=repository)
+    return answer
+
+
+async def claim(h, answer, rid: int, user: int, login: str):
+    from tests.e2e.test_verification_flow import finish_device
+
+    click = await h.discord.click(user, answer, f"eco:verify:claim:{rid}")
+    code = re.search(r"\b([0-9A-F]{4}-[0-9A-F]{4})\b", (await click.wait_message()).text()).group(1)
+    h.github.approve_device(code, login)
+    return await finish_device(h, click)
+
+
+async def test_a_proven_owner_takes_over_an_unverified_request_and_its_requester_is_told(make_harness):
+    from sqlalchemy import select
+
+    from bot.db.models.transfers import TransferEvent
+    from tests.resilience._support import request_row
+
+    h = await make_harness(github=CLIENT, env=SECRET)
+    setup_transfer_world(h)
+    h.github.add_user("mallory")
+    # A squatter (DMs closed) asks for alice's repository, typing her login.
+    squatted = await submitted_request(h, h.CLOSED_DMS_USER, verified=False)
+    answer = await claim_offer(h, h.USER, "alice/flask-foo")
+    assert "has not proven they own the repository" in answer.text() and "already exists" in answer.text()
+    assert (f"eco:verify:claim:{squatted}", "I own it: sign in with GitHub", False) in answer.buttons()
+
+    # Someone who does not own it signs in: refused, and the squatter's request is untouched.
+    failed = await claim(h, answer, squatted, h.USER2, "mallory")
+    assert "Not verified" in failed.text()
+    row = await stored(h, squatted)
+    assert row.state == "under_review" and row.verification_note is None
+
+    told = await claim(h, answer, squatted, h.USER, "alice")
+    assert "Verified" in told.text() and "is withdrawn" in told.text() and "/eco transfer" in told.text()
+    assert (await stored(h, squatted)).state == "withdrawn"
+    [mine] = await request_row(h, requester_id=h.USER)
+    assert (mine.state, mine.repo_key, mine.verified_github_login, mine.github_username) == (
+        "draft", "alice/flask-foo", "alice", "alice")
+    # The squatter is told privately (DMs closed: a private thread) and their card says withdrawn.
+    notice = await h.discord.wait_for_message(None, lambda m: "someone proved with GitHub" in m.text())
+    assert f"<@{h.CLOSED_DMS_USER}>" in notice.text() and not notice.ephemeral
+    await wait_card(h, squatted, "withdrawn")
+    async with h.db() as s:
+        actions = list(await s.scalars(select(TransferEvent.action).where(TransferEvent.request_id == squatted)))
+    assert actions.count("taken_over") == 1 and actions.count("taken_over_told") == 1
+    # The new owner finishes the form and submits: a card for their verified request.
+    resume = await (await h.slash(h.USER, "eco transfer")).wait_message()
+    edit = await h.discord.click(h.USER, resume, f"eco:transfer:edit:{mine.id}")
+    await edit.wait_ack()
+    from tests.resilience._support import FORM
+
+    saved = await h.discord.submit_modal(h.USER, edit, values={**FORM})
+    assert "Continue" in str((await saved.wait_message()).buttons())
+    row = (await request_row(h, requester_id=h.USER))[0]
+    assert row.verified_github_login == "alice" and row.reason == FORM["reason"]
+
+
+async def test_a_verified_request_is_not_offered_for_takeover(make_harness):
+    h = await make_harness(github=CLIENT, env=SECRET)
+    setup_transfer_world(h)
+    await submitted_request(h, h.USER2)  # verified by a maintainer
+    answer = await claim_offer(h, h.USER, "alice/flask-foo")
+    assert "already exists" in answer.text() and answer.buttons() == []
+
+
+async def test_takeover_survives_a_restart_before_the_squatter_is_told(make_harness):
+    """kill -9 consideration: the takeover is one transaction (withdraw + draft + audit); telling the
+    squatter is read back from the audit log, so a process that stops in between still tells, once."""
+    h = await make_harness(github=CLIENT, env=SECRET)
+    setup_transfer_world(h)
+    squatted = await submitted_request(h, h.USER2, verified=False)
+    answer = await claim_offer(h, h.USER, "alice/flask-foo")
+    verification = h.bot.get_cog("Verification")
+
+    async def dead() -> None:  # the process stops right after the takeover's commit
+        return None
+
+    verification.tell_takeovers = dead
+    await claim(h, answer, squatted, h.USER, "alice")
+    assert (await stored(h, squatted)).state == "withdrawn"
+    await settle(h)
+    assert not [m for m in h.discord.messages_in(h.discord.dm_channel(h.USER2).id) if "withdrawn" in m.text()]
+    await h.restart()
+    await h.bot.get_cog("Verification").run_pass()
+    await h.bot.get_cog("Verification").run_pass()
+    told = [m for m in h.discord.messages_in(h.discord.dm_channel(h.USER2).id) if "took it over" in m.text()]
+    assert len(told) == 1
