@@ -491,7 +491,7 @@ class TransferService:
         if other.verified_at is None and other.state in UNDECIDED:
             # Nobody proved ownership yet: the real owner can take it over by proving it (issue 12).
             return RepoClaimable(
-                f"A request for {other.repo_full_name} already exists ({label}), but its requester has not proven "
+                f"A request for {other.repo_full_name} already exists and is {label}. Its requester has not proven "
                 "they own the repository. If you own it, prove it by signing in with GitHub: that withdraws the "
                 "other request and moves this repository into your draft.",
                 other.id,
