@@ -46,7 +46,17 @@ def _repo(text: str) -> str:
 
 def render_methods(summary: RequestSummary, pypi: PyPICheck | None, device_available: bool) -> discord.Embed:
     title = f"Verify ownership of {_repo(summary.repo)}"[:256]
-    if summary.verified:
+    if summary.verified and summary.can_prove_login and device_available:
+        embed = discord.Embed(
+            title=title,
+            description=(
+                f"✅ Verified with a repository topic ({summary.verification_method}). Your GitHub username is "
+                "still only what you typed, so a maintainer must confirm before it is invited to the org. "
+                "**Sign in with GitHub** to prove it (and, for an organisation's repository, that you are an admin)."
+            ),
+            colour=discord.Colour.green(),
+        )
+    elif summary.verified:
         who = f" as **{summary.verified_github_login}**" if summary.verified_github_login else ""
         embed = discord.Embed(
             title=title,
@@ -82,6 +92,10 @@ def render_methods(summary: RequestSummary, pypi: PyPICheck | None, device_avail
 
 
 def methods_view(summary: RequestSummary, device_available: bool) -> discord.ui.View | None:
+    if summary.verified and summary.can_prove_login and device_available:
+        view = discord.ui.View(timeout=None)
+        view.add_item(DeviceButton(summary.id))
+        return view
     if summary.verified:
         return None
     view = discord.ui.View(timeout=None)

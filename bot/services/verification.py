@@ -74,6 +74,13 @@ class RequestSummary:
     def verified(self) -> bool:
         return self.verified_at is not None
 
+    @property
+    def can_prove_login(self) -> bool:
+        """Verified by a repository topic: signing in with GitHub still proves the login (issue 12), so
+        the maintainers need no confirm step for the invitation."""
+        return self.verified and self.verified_github_login is None and self.verification_method in (
+            METHOD_TOPIC, METHOD_TOPIC_MAINTAIN)
+
 
 @dataclass(frozen=True)
 class DeviceStart:
@@ -227,7 +234,7 @@ class VerificationService:
             raise Conflict(text.DEVICE_NOT_CONFIGURED)
         async with self._db() as session:
             req = await self._own_request(session, request_id, user_id)
-            if req.verified_at is not None:
+            if req.verified_at is not None and not _summary(req).can_prove_login:
                 raise Conflict(text.already_verified(req.repo_full_name))
             repo, repo_key = req.repo_full_name, req.repo_key
             await self._check_sign_in_cooldown(session, user_id)

@@ -301,3 +301,25 @@ async def test_takeover_survives_a_restart_before_the_squatter_is_told(make_harn
     await h.bot.get_cog("Verification").run_pass()
     told = [m for m in h.discord.messages_in(h.discord.dm_channel(h.USER2).id) if "took it over" in m.text()]
     assert len(told) == 1
+
+
+async def test_after_a_topic_proof_signing_in_with_github_proves_the_login_and_lifts_the_confirm(make_harness):
+    from tests.e2e.test_verification_flow import finish_device, start_device
+
+    h = await make_harness(github=CLIENT, env=SECRET)
+    setup_transfer_world(h)
+    rid = await submitted_request(h, verified=False)
+    await topic_proof(h, rid, "alice/flask-foo", h.USER)
+    card = await wait_card(h, rid, "self-declared, not proven")
+    await h.discord.react(h.MAINTAINER, card, APPROVE)
+    await wait_for(lambda: has_confirm(h, card, rid), what="the confirm button")
+    methods = await (await h.slash(h.USER, "eco verify", request=rid)).wait_message()
+    assert "Sign in with GitHub" in methods.text() and "must confirm" in methods.text()
+    click, code = await start_device(h, rid)
+    h.github.approve_device(code, "alice")
+    await finish_device(h, click)
+    # The approval already given now decides: nothing left to confirm.
+    await wait_state(h, rid, "approved")
+    row = await stored(h, rid)
+    assert (row.verification_method, row.verified_github_login, row.decided_by) == ("github-owner", "alice",
+                                                                                   h.MAINTAINER)
