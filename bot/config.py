@@ -47,6 +47,8 @@ class GitHubSettings:
     web_url: str = "https://github.com"
     oauth_client_id: str | None = None
     timeout_seconds: float = 10.0
+    # Seconds a member waits between two "Sign in with GitHub" clicks (each one is a GitHub call and a row).
+    sign_in_cooldown_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,10 @@ class ReviewSettings:
     thread_mode: str = "card"
     # A draft transfer request untouched this long is withdrawn, freeing its repository.
     draft_expiry_days: float = 14.0
+    # Requests one member may have waiting for a decision (draft, submitted, under review): no squatting.
+    max_open_per_user: int = 3
+    # Seconds a member waits between two submissions (each posts a card and spends GitHub calls).
+    submit_cooldown_seconds: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -266,6 +272,11 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("config: `review.thread_mode` must be \"card\" or \"requester\"")
     if settings.review.draft_expiry_days <= 0:
         raise ConfigError("config: `review.draft_expiry_days` must be positive")
+    if settings.review.max_open_per_user < 1:
+        raise ConfigError("config: `review.max_open_per_user` must be at least 1")
+    if settings.review.submit_cooldown_seconds < 0 or settings.github.sign_in_cooldown_seconds < 0:
+        raise ConfigError("config: cooldowns (`review.submit_cooldown_seconds`, "
+                          "`github.sign_in_cooldown_seconds`) can't be negative")
     if settings.tracking.interval_minutes <= 0 or settings.contribute.refresh_minutes <= 0:
         raise ConfigError("config: intervals must be positive")
     for key in ("welcome_joined_within_days", "ping_cooldown_seconds"):

@@ -15,7 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot.services.review import ITEMS, OPEN, REVIEWABLE, VOTE_EMOJIS, ReviewService, VoteOutcome
+from bot.services.review import ITEMS, OPEN, REQUESTER_VOTE, REVIEWABLE, VOTE_EMOJIS, ReviewService, VoteOutcome
 from bot.services.tracking import TrackingResult, TrackingService
 from cogs import review_render as render
 from cogs._base import EcoCog, GuardedDynamicItem, GuardedModal, custom_id_template, modal_values, require_maintainer
@@ -72,6 +72,8 @@ class ReasonButton(GuardedDynamicItem[discord.ui.Button], template=custom_id_tem
 
     async def handle(self, interaction: discord.Interaction) -> None:
         require_maintainer(interaction)
+        review = _cog(interaction).review
+        await review.check_not_requester(self.request_id, interaction.user.id, "explain the rejection of")
         await interaction.response.send_modal(ReasonModal(self.request_id))
 
 
@@ -303,7 +305,7 @@ class Review(EcoCog, name="Review"):
         # REACTION_REMOVE carries no member; only maintainers' votes are stored, so removing is safe.
         is_maintainer = self.bot.is_maintainer(payload.member) if added else True
         outcome = await self.review.record_vote(request_id, payload.user_id, emoji, is_maintainer, added)
-        if added and outcome.reason in ("not a voting reaction", "not a maintainer"):
+        if added and outcome.reason in ("not a voting reaction", "not a maintainer", REQUESTER_VOTE):
             await self._remove_reaction(payload)
         await self.handle_outcome(outcome)
 

@@ -18,10 +18,13 @@ from bot.services.review import (
     APPROVE,
     ITEM_BY_KEY,
     LOOKING,
+    MAINTAIN_ONLY_METHOD,
     REJECT,
     CardData,
     QueueEntry,
     item_title,
+    login_confirmed,
+    login_proven,
     requester_login,
 )
 from bot.services.states import LABELS
@@ -127,6 +130,12 @@ def _verification(request: TransferRequest) -> str:
             "\nThe requester has not completed a verification yet."
         )
         return "\u274c **Not verified**: ownership of the repository has not been proven." + why
+    if request.verification_method == MAINTAIN_ONLY_METHOD:
+        note = f"\n{safe(request.verification_note, 300)}" if request.verification_note else ""
+        return (
+            f"\u2611\ufe0f **Maintain access only** (repository topic, {_day(request.verified_at)}): not ownership, "
+            f"only an admin can transfer an organisation's repository.{note}"
+        )
     method = safe(request.verification_method or "unknown method")
     login = f" as **{safe(request.verified_github_login)}**" if request.verified_github_login else ""
     note = f"\n{safe(request.verification_note, 200)}" if request.verification_note else ""
@@ -193,6 +202,18 @@ def render_card(data: CardData, settings: Settings) -> discord.Embed:
             lines.append("\u26a0\ufe0f **NOT VERIFIED**: approving needs a maintainer's confirmation.")
             if r.verification_note:
                 lines.append(f"> {safe(r.verification_note, 400)}")
+        elif r.verification_method == MAINTAIN_ONLY_METHOD:
+            lines.append(
+                "\u26a0\ufe0f **MAINTAIN ACCESS ONLY**: the topic proves maintain access, not ownership: approving "
+                "needs a maintainer's confirmation."
+            )
+        if not login_confirmed(r):
+            login = requester_login(r)
+            lines.append(
+                f"\u26a0\ufe0f **GitHub login self-declared, not proven**: confirming the approval also invites "
+                f"**{safe(login, 40)}** to the org." if login else
+                "\u26a0\ufe0f **No GitHub login known**: the requester must be invited by hand."
+            )
         if r.verdict == "not_accepted":
             lines.append("\u26d4 **Eligibility verdict: NOT ACCEPTED**: approving needs a maintainer's confirmation.")
         if data.awaiting_confirmation:
@@ -215,7 +236,13 @@ def render_card(data: CardData, settings: Settings) -> discord.Embed:
     embed.add_field(name="Repository", value=f"[{safe(r.repo_full_name)}]({repo_url(r, settings)})", inline=True)
     embed.add_field(name="PyPI project", value=pypi, inline=True)
     github = safe(r.verified_github_login or r.github_username) or "unknown"
-    embed.add_field(name="Requester", value=f"<@{r.requester_id}>\nGitHub: **{github}**", inline=True)
+    if login_proven(r):
+        proof = " (signed in)"
+    elif login_confirmed(r):
+        proof = " *(self-declared, vouched for by a maintainer)*"
+    else:
+        proof = " *(self-declared, not proven)*"
+    embed.add_field(name="Requester", value=f"<@{r.requester_id}>\nGitHub: **{github}**{proof}", inline=True)
     embed.add_field(name="Verification", value=_verification(r), inline=False)
     embed.add_field(name="Eligibility", value=_eligibility(r), inline=False)
     embed.add_field(name="PyPI role", value=_pypi_role(r), inline=False)

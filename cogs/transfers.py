@@ -21,7 +21,7 @@ from bot.services.eligibility import EligibilityService
 from bot.services.form_retries import FormRetryService
 from bot.services.review import ReviewService
 from bot.services.transfer_status import TransferStatusService
-from bot.services.transfers import RequestInfo, TransferForm, TransferService
+from bot.services.transfers import RepoClaimable, RequestInfo, TransferForm, TransferService
 from cogs import transfers_render as render
 from cogs._base import EcoCog, GuardedDynamicItem, custom_id_template, fit_message
 
@@ -332,6 +332,9 @@ class Transfers(EcoCog):
                 request_id=request_id,
             )
         except (InvalidInput, Conflict) as exc:
+            if isinstance(exc, RepoClaimable):
+                await self._offer_claim(interaction, exc)
+                return
             retry = None
             if isinstance(exc, InvalidInput):
                 retry = view_of(RetryFormButton(await self.retries.save(interaction.user.id, request_id, form)))
@@ -344,6 +347,21 @@ class Transfers(EcoCog):
         await interaction.response.send_message(
             embed=embed, view=view_of(*buttons(info.id, next_action, "edit")), ephemeral=True
         )
+
+    async def _offer_claim(self, interaction: discord.Interaction, exc: RepoClaimable) -> None:
+        """The repository is held by someone else's unverified request: its real owner may take it over
+        by proving ownership with GitHub's device flow (handled by the verification cog)."""
+        if not self.bot.settings.github.oauth_client_id:
+            text = exc.message.split(" If you own it", 1)[0] + (
+                " If you own it, tell the maintainers in #pallets-eco: they can reject that request."
+            )
+            await interaction.response.send_message(text, ephemeral=True)
+            return
+        claim = discord.ui.Button(
+            label="I own it: sign in with GitHub", style=discord.ButtonStyle.primary,
+            custom_id=f"eco:verify:claim:{exc.request_id}",
+        )
+        await interaction.response.send_message(exc.message, view=view_of(claim), ephemeral=True)
 
     async def on_continue(self, interaction: discord.Interaction, request_id: int) -> None:
         info = await self.service.get(request_id, interaction.user.id)
@@ -386,13 +404,22 @@ class Transfers(EcoCog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.service.submit(request_id, interaction.user.id)
         info = result.request
+        missing = False
         if result.changed:
             try:
-                info = (await self.service.run_checks(request_id)).request
+                info = (await self.service.run_checks(request_id, withdraw_if_missing=True)).request
+                missing = info.state == "withdrawn"
             finally:
-                # The request is submitted whatever the checks did: the review card must appear.
-                self.bot.dispatch("transfer_submitted", request_id)
+                # The request is submitted whatever the checks did: the review card must appear,
+                # unless GitHub has no such repository (withdrawn then: nothing for maintainers to see).
+                if not missing:
+                    self.bot.dispatch("transfer_submitted", request_id)
         # The deferral's loading message becomes the answer (a followup for it is deprecated by Discord).
+        if missing:
+            await interaction.edit_original_response(
+                embed=render.render_repo_missing(info), view=view_of(*buttons(info.id, "restart"))
+            )
+            return
         await interaction.edit_original_response(
             embeds=render.render_submitted(info, again=not result.changed),
             view=after_submit_view(info),

@@ -145,11 +145,24 @@ def render_submitted(info: RequestInfo, *, again: bool = False) -> list[discord.
     return embeds
 
 
+def render_repo_missing(info: RequestInfo) -> discord.Embed:
+    repo = discord.utils.escape_markdown(info.repo_full_name)
+    return discord.Embed(
+        title="No such repository on GitHub",
+        description=(
+            f"GitHub has no public repository **{repo}**: it may be misspelled or private. Nothing was sent to "
+            "the maintainers and this request is withdrawn. Press **Start again** to correct the form."
+        ),
+        colour=discord.Colour.orange(),
+    )
+
+
 EMBED_TOTAL = 6000  # Discord's limit for all text in a message's embeds
 METHODS = {
     "github-owner": "GitHub sign-in as the repository's owner",
     "github-org-admin": "GitHub sign-in as an admin of the organisation's repository",
     "repo-topic": "repository topic: someone with maintain rights on the repository",
+    "repo-topic-maintain": "repository topic: maintain access to the organisation's repository (not ownership)",
     "manual": "checked by a maintainer",
 }
 

@@ -23,6 +23,7 @@ from bot.services.verification import (
     TopicChallenge,
     VerificationService,
 )
+from bot.services.verification_text import taken_over_notice
 from cogs._base import EcoCog, GuardedDynamicItem, custom_id_template, require_maintainer
 
 if TYPE_CHECKING:
@@ -45,7 +46,17 @@ def _repo(text: str) -> str:
 
 def render_methods(summary: RequestSummary, pypi: PyPICheck | None, device_available: bool) -> discord.Embed:
     title = f"Verify ownership of {_repo(summary.repo)}"[:256]
-    if summary.verified:
+    if summary.verified and summary.can_prove_login and device_available:
+        embed = discord.Embed(
+            title=title,
+            description=(
+                f"✅ Verified with a repository topic ({summary.verification_method}). Your GitHub username is "
+                "still only what you typed, so a maintainer must confirm before it is invited to the org. "
+                "**Sign in with GitHub** to prove it (and, for an organisation's repository, that you are an admin)."
+            ),
+            colour=discord.Colour.green(),
+        )
+    elif summary.verified:
         who = f" as **{summary.verified_github_login}**" if summary.verified_github_login else ""
         embed = discord.Embed(
             title=title,
@@ -81,6 +92,10 @@ def render_methods(summary: RequestSummary, pypi: PyPICheck | None, device_avail
 
 
 def methods_view(summary: RequestSummary, device_available: bool) -> discord.ui.View | None:
+    if summary.verified and summary.can_prove_login and device_available:
+        view = discord.ui.View(timeout=None)
+        view.add_item(DeviceButton(summary.id))
+        return view
     if summary.verified:
         return None
     view = discord.ui.View(timeout=None)
@@ -171,6 +186,22 @@ class DeviceButton(GuardedDynamicItem[discord.ui.Button], template=custom_id_tem
         await _cog(interaction).start_device(interaction, self.request_id)
 
 
+class ClaimButton(GuardedDynamicItem[discord.ui.Button], template=custom_id_template(rf"eco:verify:claim:{_ID}")):
+    """Posted by the transfers cog when someone else's unverified request holds the repository: a device
+    flow whose proof of ownership takes it over. Anyone may press it; only a proven owner succeeds."""
+
+    def __init__(self, request_id: int) -> None:
+        super().__init__(_button("I own it: sign in with GitHub", "claim", request_id, discord.ButtonStyle.primary))
+        self.request_id = request_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match: re.Match[str]):  # type: ignore[override]
+        return cls(int(match["request_id"]))
+
+    async def handle(self, interaction: discord.Interaction) -> None:
+        await _cog(interaction).start_claim(interaction, self.request_id)
+
+
 class TopicButton(GuardedDynamicItem[discord.ui.Button], template=custom_id_template(rf"eco:verify:topic:{_ID}")):
     def __init__(self, request_id: int) -> None:
         super().__init__(_button("Use a repository topic", "topic", request_id, discord.ButtonStyle.secondary))
@@ -251,7 +282,23 @@ class VerificationCog(EcoCog, name="Verification"):
         outcomes = await self.service.unnotified()
         for outcome in outcomes:
             await self._deliver(outcome)
+        await self.tell_takeovers()
         return outcomes
+
+    async def tell_takeovers(self) -> None:
+        """Tell each requester whose unverified request a proven owner took over (from the audit log,
+        so a restart between the takeover and the message still tells them, once it is recorded)."""
+        for request_id, user_id, repo in await self.service.untold_takeovers():
+            self.bot.dispatch("transfer_updated", request_id)  # its review card shows it withdrawn
+            embed = discord.Embed(
+                title="Transfer request withdrawn", description=taken_over_notice(repo)[:4000],
+                colour=discord.Colour.orange(),
+            )
+            told = await self._tell_privately(user_id, embed)
+            if not told:
+                log.warning("could not tell user %s that request %s was taken over", user_id, request_id)
+            # Recorded even when undeliverable (as for verification results): /eco status shows it.
+            await self.service.mark_takeover_told(request_id, "told" if told else "undeliverable")
 
     async def _deliver(self, outcome: Outcome) -> None:
         assert outcome.verification_id is not None
@@ -349,6 +396,14 @@ class VerificationCog(EcoCog, name="Verification"):
         view.add_item(discord.ui.Button(label="Open GitHub", url=start.verification_uri))
         await interaction.edit_original_response(embed=render_device(start), view=view)
 
+    async def start_claim(self, interaction: discord.Interaction, request_id: int) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        start = await self.service.start_claim(request_id, interaction.user.id)
+        self._waiting[start.verification_id] = _Waiting(interaction, self.bot.deps.clock.now())
+        view = discord.ui.View(timeout=None)
+        view.add_item(discord.ui.Button(label="Open GitHub", url=start.verification_uri))
+        await interaction.followup.send(embed=render_device(start), view=view, ephemeral=True)
+
     async def start_topic(self, interaction: discord.Interaction, request_id: int) -> None:
         challenge = await self.service.start_topic(request_id, interaction.user.id)
         view = discord.ui.View(timeout=None)
@@ -365,5 +420,5 @@ class VerificationCog(EcoCog, name="Verification"):
 
 
 async def setup(bot: EcoBot) -> None:
-    bot.add_dynamic_items(StartButton, DeviceButton, TopicButton, CheckButton)
+    bot.add_dynamic_items(StartButton, DeviceButton, TopicButton, CheckButton, ClaimButton)
     await bot.add_cog(VerificationCog(bot))

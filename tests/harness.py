@@ -122,7 +122,10 @@ class Harness:
                 "api_base": self.discord.api_base,
                 "gateway_url": self.discord.gateway_url,
             },
-            "github": {"api_url": self.github.api_url, "web_url": self.github.web_url, "timeout_seconds": 3.0},
+            # Per-user cooldowns off (the fake clock stands still): tests/resilience/test_abuse.py turns them on.
+            "github": {"api_url": self.github.api_url, "web_url": self.github.web_url, "timeout_seconds": 3.0,
+                       "sign_in_cooldown_seconds": 0.0},
+            "review": {"submit_cooldown_seconds": 0.0},
             "pypi": {"url": self.pypi.url, "timeout_seconds": 3.0},
             "database": {"url": f"sqlite+aiosqlite:///{self.tmp_path}/eco.db"},
             "faq": {"reply_delay_seconds": 0.0},

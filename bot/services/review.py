@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 APPROVE, REJECT, LOOKING = "\u2705", "\u274c", "\U0001f440"
 VOTE_EMOJIS = (APPROVE, REJECT, LOOKING)
+REQUESTER_VOTE = "the requester can't vote on their own request"
 REVIEWABLE = ("submitted", "under_review")
 TRACKED = ("approved", "transferring")
 OPEN = (*REVIEWABLE, *TRACKED)  # a deleted card of these is posted again
@@ -75,9 +76,39 @@ def item_title(spec: ItemSpec, settings: Settings) -> str:
     return spec.title.format(org=settings.github.org, owners=", ".join(settings.pypi.trusted_owners))
 
 
+# Verification methods (bot.services.verification): a maintainer's vouch, and the topic proof that only
+# shows maintain access (issue 12).
+VOUCHED_METHOD = "manual"
+MAINTAIN_ONLY_METHOD = "repo-topic-maintain"
+
+
+def login_proven(request: TransferRequest) -> bool:
+    """The login the bot would invite was proven by GitHub's device flow (the only proof that sets
+    `verified_github_login`; a topic or a maintainer's word leaves it empty)."""
+    return request.verified_at is not None and request.verified_github_login is not None
+
+
+def login_confirmed(request: TransferRequest) -> bool:
+    """Proven, or vouched for by a maintainer with /eco verify-manual (an explicit, audited confirm)."""
+    return login_proven(request) or (request.verified_at is not None and request.verification_method == VOUCHED_METHOD)
+
+
 def needs_confirmation(request: TransferRequest) -> bool:
-    """Unverified or "not accepted" requests are approved only with an explicit confirm button."""
-    return request.verified_at is None or request.verdict == "not_accepted"
+    """Approved only with an explicit confirm button: unverified or "not accepted" requests, proof of
+    maintain access only (an organisation's repository with a topic), and a self-declared GitHub login
+    (the confirm is also the maintainer's go-ahead to invite that login to the org)."""
+    return (
+        request.verified_at is None
+        or request.verdict == "not_accepted"
+        or request.verification_method == MAINTAIN_ONLY_METHOD
+        or not login_confirmed(request)
+    )
+
+
+def ensure_not_requester(request: TransferRequest, user_id: int, what: str) -> None:
+    """Nobody decides on their own request, maintainer or not (issue 12)."""
+    if request.requester_id == user_id:
+        raise NotAllowed(f"You made request #{request.id}: another maintainer must {what} it.")
 
 
 def requester_login(request: TransferRequest) -> str | None:
@@ -174,6 +205,12 @@ class ReviewService:
             return await session.scalar(
                 select(TransferRequest.id).where(TransferRequest.review_message_id == message_id)
             )
+
+    async def check_not_requester(self, request_id: int, user_id: int, what: str) -> None:
+        async with self.db() as session:
+            request = await session.get(TransferRequest, request_id)
+        if request is not None:
+            ensure_not_requester(request, user_id, what)
 
     async def card_data(self, request_id: int) -> CardData:
         async with self.db() as session:
@@ -380,6 +417,7 @@ class ReviewService:
             request = await session.get(TransferRequest, request_id)
             if request is None:
                 raise NotFoundError(f"There is no transfer request #{request_id}.")
+            ensure_not_requester(request, user_id, "confirm")
             if request.state not in REVIEWABLE:
                 return VoteOutcome(request_id, "ignored", request.state, reason="already decided")
             tally = await _tally(session, request_id)
@@ -442,6 +480,7 @@ class ReviewService:
         """Store the reason once; True when this call stored it (the cog then relays it)."""
         if not is_maintainer:
             raise NotAllowed("Only Pallets maintainers can give the reason for a rejection.")
+        await self.check_not_requester(request_id, user_id, "explain the rejection of")
         reason = reason.strip()
         if not reason:
             raise InvalidInput("Please write a reason the requester can act on.")
@@ -739,7 +778,7 @@ class ReviewService:
         if request.state == "under_review":
             tally = await _tally(session, request.id)
             if len(tally.approvals) >= required and needs_confirmation(request):
-                return "a maintainer to confirm the approval (unverified or not accepted)"
+                return "a maintainer to confirm the approval (unverified, not accepted or login not proven)"
             text = f"maintainer votes ({len(tally.approvals)}/{required} approvals)"
             if request.verified_at is None:
                 text += "; requester has not verified ownership"
@@ -788,7 +827,7 @@ def _ignore_reason(request: TransferRequest, user_id: int, emoji: str, is_mainta
     if emoji not in VOTE_EMOJIS:
         return "not a voting reaction"
     if user_id == request.requester_id:
-        return "the requester can't vote on their own request"
+        return REQUESTER_VOTE
     if not is_maintainer:
         return "not a maintainer"
     if request.state not in REVIEWABLE:

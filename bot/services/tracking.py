@@ -28,6 +28,7 @@ from bot.services.review import (
     TRACKED,
     InvitationResult,
     ReviewService,
+    ensure_not_requester,
     items_for,
     requester_login,
     start_tracking,
@@ -408,6 +409,7 @@ class TrackingService:
             request = await session.get(TransferRequest, request_id)
             if request is None:
                 raise NotFoundError(f"There is no transfer request #{request_id}.")
+            ensure_not_requester(request, user_id, "tick the steps of")
             if request.state not in TRACKED:
                 raise InvalidInput(f"Request #{request_id} is not an approved transfer in progress.")
             if key not in {spec.key for spec in items_for(request)}:

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, exists, or_, select, text
+from sqlalchemy import bindparam, exists, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 4000  # Discord's limit for a text input; also what the database keeps
 RETRY_EVERY = timedelta(minutes=5)
 CHECKED_STATES = ("submitted", "under_review", "approved")
+UNDECIDED = ("draft", "submitted", "under_review")  # counted by review.max_open_per_user
+REPO_MISSING = "repo_missing"  # audit: withdrawn at submission, GitHub has no such public repository
 # Audit actions: a stale draft withdrawn by the bot, and its owner told about it (once).
 DRAFT_EXPIRED = "draft_expired"
 EXPIRY_TOLD = "draft_expiry_told"
@@ -194,6 +196,21 @@ def _info(row: TransferRequest, *, expired: bool = False) -> RequestInfo:
     )
 
 
+def repo_missing(report: Report) -> bool:
+    """The report says GitHub has no public repository by that name (missing, private or misspelled)."""
+    return report.github_repo_id is None and any(
+        c.key == "repo_public" and c.status == "fail" for c in report.checks
+    )
+
+
+class RepoClaimable(Conflict):
+    """Another member's unverified request holds the repository: proving ownership takes it over."""
+
+    def __init__(self, message: str, request_id: int) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
 class _RepoTaken(Exception):
     """Another open request holds the repository (the partial unique index refused the write)."""
 
@@ -233,6 +250,8 @@ class TransferService:
         self._hosts = github_hosts_from_url(settings.github.web_url)
         self._expiry_days = settings.review.draft_expiry_days
         self.draft_expiry = timedelta(days=self._expiry_days)
+        self._max_open = settings.review.max_open_per_user
+        self._submit_cooldown = timedelta(seconds=settings.review.submit_cooldown_seconds)
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -337,6 +356,9 @@ class TransferService:
                 )
                 session.add(row)
                 action = "draft_created"
+                # The cap is counted after the insert, in the same transaction: two forms sent at once
+                # can't both slip under it (SQLite serialises the writers).
+                await self._check_cap(session, row)
             else:
                 old_repo, old_key = row.repo_full_name, row.repo_key
                 for key, value in values.items():
@@ -361,6 +383,27 @@ class TransferService:
             await states.audit(session, row.id, actor_id=user_id, action=action, now=now)
             await session.commit()
             return _info(row)
+
+    async def _check_cap(self, session: AsyncSession, new: TransferRequest) -> None:
+        """Refuse a new draft when the user would have more than `review.max_open_per_user` requests
+        waiting for a decision (issue 12: no squatting of many repositories by one account)."""
+        try:
+            await session.flush()
+        except IntegrityError:
+            await session.rollback()
+            raise _RepoTaken from None
+        waiting = list(await session.scalars(
+            select(TransferRequest)
+            .where(TransferRequest.requester_id == new.requester_id, TransferRequest.state.in_(UNDECIDED))
+            .order_by(TransferRequest.id)
+        ))
+        if len(waiting) > self._max_open:
+            ids = ", ".join(f"#{r.id} ({r.repo_full_name})" for r in waiting if r is not new)
+            await session.rollback()
+            raise Conflict(
+                f"You already have {len(waiting) - 1} requests waiting for a decision ({ids}); at most "
+                f"{self._max_open} at a time. Withdraw one with `/eco withdraw`, or wait for the maintainers."
+            )
 
     # --- draft expiry ------------------------------------------------------------------------------
 
@@ -445,6 +488,14 @@ class TransferService:
         label = states.LABELS.get(other.state, other.state)
         if other.requester_id == user_id:
             return Conflict(f"You already have request #{other.id} for {other.repo_full_name}; it is {label}.")
+        if other.verified_at is None and other.state in UNDECIDED:
+            # Nobody proved ownership yet: the real owner can take it over by proving it (issue 12).
+            return RepoClaimable(
+                f"A request for {other.repo_full_name} already exists and is {label}. Its requester has not proven "
+                "they own the repository. If you own it, prove it by signing in with GitHub: that withdraws the "
+                "other request and moves this repository into your draft.",
+                other.id,
+            )
         return Conflict(f"A request for {other.repo_full_name} already exists and is {label}.")
 
     async def accept_terms(self, request_id: int, user_id: int) -> RequestInfo:
@@ -470,6 +521,9 @@ class TransferService:
                 raise Conflict(f"Request #{row.id} is {states.LABELS[row.state]}; start a new one with /eco transfer.")
             if row.terms_accepted_at is None:
                 raise Conflict("Accept the terms first (press Continue).")
+            if not row.reason.strip():
+                raise Conflict("Tell the maintainers why you want to transfer first: press **Edit**.")
+            await self._check_cooldown(session, row, now)
             result = await states.transition(
                 session, row, "submitted", actor_id=user_id, action="submit", now=now, values={"submitted_at": now}
             )
@@ -477,6 +531,26 @@ class TransferService:
             if not result.changed:  # a concurrent click got there first
                 row = await self._row(session, request_id, user_id)
             return SubmitResult(_info(row), changed=result.changed)
+
+    async def _check_cooldown(self, session: AsyncSession, row: TransferRequest, now: datetime) -> None:
+        """One submission per `review.submit_cooldown_seconds` and user: each posts a review card with a
+        thread and spends GitHub and PyPI calls (issue 12)."""
+        last = await session.scalar(
+            select(func.max(TransferRequest.submitted_at)).where(
+                TransferRequest.requester_id == row.requester_id, TransferRequest.id != row.id
+            )
+        )
+        if last is None:
+            return
+        if last.tzinfo is None:
+            last = last.replace(tzinfo=now.tzinfo)
+        wait = last + self._submit_cooldown - now
+        if wait.total_seconds() > 0:
+            seconds = max(1, int(wait.total_seconds() + 0.999))
+            raise Conflict(
+                f"You submitted a request moments ago. Please wait {seconds} seconds, then press **Submit** again: "
+                "your draft is saved."
+            )
 
     async def withdraw(self, request_id: int, user_id: int, reason: str | None = None) -> SubmitResult:
         """Only the requester withdraws; a repeated confirm returns changed=False."""
@@ -503,8 +577,12 @@ class TransferService:
 
     # --- eligibility -----------------------------------------------------------------------------
 
-    async def run_checks(self, request_id: int, *, actor_id: int | None = None) -> CheckResult:
-        """Evaluate eligibility and store the report, or the error for a later retry."""
+    async def run_checks(
+        self, request_id: int, *, actor_id: int | None = None, withdraw_if_missing: bool = False
+    ) -> CheckResult:
+        """Evaluate eligibility and store the report, or the error for a later retry. With
+        `withdraw_if_missing` (right after submission, before any card), a request for a repository
+        GitHub doesn't show publicly is withdrawn in the same transaction: no card, no review."""
         async with self._db() as session:
             row = await self._row(session, request_id)
             owner, name, given = row.repo_owner, row.repo_name, None if row.pypi_project_detected else row.pypi_project
@@ -533,6 +611,11 @@ class TransferService:
                 await states.audit(
                     session, row.id, actor_id=actor_id, action="eligibility_checked", reason=report.verdict, now=now
                 )
+                if withdraw_if_missing and repo_missing(report) and row.state == "submitted":
+                    await states.transition(
+                        session, row, "withdrawn", actor_id=None, action=REPO_MISSING, now=now, strict=False,
+                        reason="GitHub has no public repository with that name",
+                    )
             await session.commit()
             return CheckResult(_info(row), report, error)
 

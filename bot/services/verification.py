@@ -18,14 +18,15 @@ import string
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.db.models.transfers import OPEN_STATES, TransferRequest
+from bot.db.models.transfers import OPEN_STATES, TransferEvent, TransferRequest
 from bot.db.models.verification import Verification
-from bot.errors import Conflict, InvalidInput, NotFoundError, ServiceUnavailable
+from bot.errors import Conflict, InvalidInput, NotAllowed, NotFoundError, ServiceUnavailable
 from bot.github import DeviceFlowError, GitHubClient, Repo
 from bot.http import ApiError, NotFound, RateLimited
 from bot.logging_setup import SecretFilter
@@ -49,6 +50,11 @@ METHOD_OWNER, METHOD_ORG_ADMIN, METHOD_TOPIC, METHOD_MANUAL = (
     "repo-topic",
     "manual",
 )
+# Requests another member may take over by proving ownership, and the audit actions of a takeover.
+CLAIMABLE_STATES = ("draft", "submitted", "under_review")
+TAKEN_OVER, TAKEOVER_TOLD = "taken_over", "taken_over_told"
+# A topic on an organisation's repository: maintain access only (bot.services.review needs a confirm).
+METHOD_TOPIC_MAINTAIN = "repo-topic-maintain"
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,13 @@ class RequestSummary:
     @property
     def verified(self) -> bool:
         return self.verified_at is not None
+
+    @property
+    def can_prove_login(self) -> bool:
+        """Verified by a repository topic: signing in with GitHub still proves the login (issue 12), so
+        the maintainers need no confirm step for the invitation."""
+        return self.verified and self.verified_github_login is None and self.verification_method in (
+            METHOD_TOPIC, METHOD_TOPIC_MAINTAIN)
 
 
 @dataclass(frozen=True)
@@ -176,6 +189,7 @@ class VerificationService:
         self._pypi = pypi
         self._filter = secret_filter
         self._busy: set[int] = set()  # verification ids being polled right now
+        self._starting: set[int] = set()  # users whose device flow is being requested from GitHub
 
     @property
     def device_flow_available(self) -> bool:
@@ -220,9 +234,74 @@ class VerificationService:
             raise Conflict(text.DEVICE_NOT_CONFIGURED)
         async with self._db() as session:
             req = await self._own_request(session, request_id, user_id)
-            if req.verified_at is not None:
+            if req.verified_at is not None and not _summary(req).can_prove_login:
                 raise Conflict(text.already_verified(req.repo_full_name))
             repo, repo_key = req.repo_full_name, req.repo_key
+            await self._check_sign_in_cooldown(session, user_id)
+        if user_id in self._starting:
+            raise Conflict(text.sign_in_cooldown(1))  # a second click while the first is with GitHub
+        self._starting.add(user_id)
+        try:
+            return await self._start_device(client_id, request_id, user_id, repo, repo_key)
+        finally:
+            self._starting.discard(user_id)
+
+    async def start_claim(self, request_id: int, user_id: int) -> DeviceStart:
+        """Someone else's unverified request holds a repository the caller says they own: a device flow
+        whose proof (owner, or admin of an organisation's repository) takes the repository over."""
+        client_id = self._settings.github.oauth_client_id
+        if not client_id:
+            raise Conflict(text.DEVICE_NOT_CONFIGURED)
+        async with self._db() as session:
+            req = await session.get(TransferRequest, request_id)
+            if req is None or req.state not in CLAIMABLE_STATES or req.verified_at is not None:
+                raise Conflict(text.CLAIM_GONE)
+            if req.requester_id == user_id:
+                raise Conflict("This is your own request: press **Verify ownership** on it instead.")
+            repo, repo_key = req.repo_full_name, req.repo_key
+            await self._check_sign_in_cooldown(session, user_id)
+            waiting = list(await session.scalars(
+                select(TransferRequest.state).where(
+                    TransferRequest.requester_id == user_id, TransferRequest.state.in_(CLAIMABLE_STATES)
+                )
+            ))
+            cap = self._settings.review.max_open_per_user
+            if "draft" not in waiting and len(waiting) >= cap:
+                # The takeover would start a new draft: the per-user cap applies (review.max_open_per_user).
+                raise Conflict(f"You already have {len(waiting)} requests waiting for a decision; at most {cap} at "
+                               "a time. Withdraw one with `/eco withdraw` first.")
+        if user_id in self._starting:
+            raise Conflict(text.sign_in_cooldown(1))
+        self._starting.add(user_id)
+        try:
+            return await self._start_device(client_id, request_id, user_id, repo, repo_key)
+        finally:
+            self._starting.discard(user_id)
+
+    async def _check_sign_in_cooldown(self, session: AsyncSession, user_id: int) -> None:
+        """Each "Sign in with GitHub" click costs a GitHub call and a database row: one per
+        `github.sign_in_cooldown_seconds` and user (issue 12). Counted from the database, so a restart
+        doesn't reset it."""
+        cooldown = self._settings.github.sign_in_cooldown_seconds
+        if cooldown <= 0:
+            return
+        last = await session.scalar(
+            select(func.max(Verification.created_at)).where(
+                Verification.user_id == user_id, Verification.method == DEVICE
+            )
+        )
+        if last is None:
+            return
+        now = self._clock.now()
+        if last.tzinfo is None:
+            last = last.replace(tzinfo=now.tzinfo)
+        wait = (last + timedelta(seconds=cooldown) - now).total_seconds()
+        if wait > 0:
+            raise Conflict(text.sign_in_cooldown(max(1, int(wait + 0.999))))
+
+    async def _start_device(
+        self, client_id: str, request_id: int, user_id: int, repo: str, repo_key: str
+    ) -> DeviceStart:
         try:
             code = await self._github.request_device_code(client_id)
         except RateLimited as exc:
@@ -407,9 +486,11 @@ class VerificationService:
                         next_poll_at=None, updated_at=now)
             )
             if result.rowcount == 1 and request_note is not None:
+                # Only the requester's own attempts are noted on the request (a failed claim is not).
                 await session.execute(
                     update(TransferRequest)
-                    .where(TransferRequest.id == row.request_id, TransferRequest.verified_at.is_(None))
+                    .where(TransferRequest.id == row.request_id, TransferRequest.verified_at.is_(None),
+                           TransferRequest.requester_id == row.user_id)
                     .values(verification_note=request_note, updated_at=now)
                 )
             await session.commit()
@@ -425,6 +506,8 @@ class VerificationService:
         now = self._clock.now()
         async with self._db() as session:
             req = await session.get(TransferRequest, row.request_id)
+            if req is not None and req.requester_id != row.user_id and row.method == DEVICE:
+                return await self._take_over(session, row, req, method, login, note, message)
             if req is None or not req.is_open or req.requester_id != row.user_id or req.repo_key != row.repo_key:
                 # The proof was for another repository or requester than the request now names.
                 return await self._finish(row, FAILED, "request_changed", text.REQUEST_CHANGED)
@@ -446,6 +529,92 @@ class VerificationService:
         log.info("request %s verified by %s", row.request_id, method)
         self._unhide(row.device_code)
         return _outcome(fresh or row)
+
+    async def _take_over(
+        self, session: AsyncSession, row: Verification, held: TransferRequest, method: str, login: str | None,
+        note: str, message: str,
+    ) -> Outcome:
+        """The caller proved they own (or administer) the repository an unverified request of someone
+        else holds. One transaction: that request is withdrawn (a conditional UPDATE: a request verified
+        or decided meanwhile is left alone), the caller's draft names the repository, verified, and both
+        are audited. A process killed midway leaves all of it or none; the holder is told from the audit
+        log afterwards (`untold_takeovers`), so a crash before the message only delays it."""
+        now = self._clock.now()
+        if method not in (METHOD_OWNER, METHOD_ORG_ADMIN) or login is None or held.repo_key != row.repo_key:
+            await session.rollback()
+            return await self._finish(row, FAILED, "request_changed", text.REQUEST_CHANGED)
+        holder, from_state = held.requester_id, held.state
+        withdrawn = await session.execute(
+            update(TransferRequest)
+            .where(
+                TransferRequest.id == held.id,
+                TransferRequest.requester_id == holder,
+                TransferRequest.verified_at.is_(None),
+                TransferRequest.state.in_(CLAIMABLE_STATES),
+            )
+            .values(state="withdrawn", updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if withdrawn.rowcount != 1:
+            await session.rollback()
+            return await self._finish(row, FAILED, "claim_gone", text.CLAIM_GONE)
+        session.add(TransferEvent(
+            request_id=held.id, at=now, actor_id=row.user_id, action=TAKEN_OVER, from_state=from_state,
+            to_state="withdrawn", reason=f"GitHub user {login} proved control of {held.repo_full_name} ({method})",
+        ))
+        mine = await session.scalar(
+            select(TransferRequest)
+            .where(TransferRequest.requester_id == row.user_id, TransferRequest.state == "draft")
+            .order_by(TransferRequest.id.desc())
+            .limit(1)
+        )
+        if mine is None:
+            mine = TransferRequest(
+                requester_id=row.user_id, guild_id=held.guild_id, state="draft", reason="", created_at=now,
+            )
+            session.add(mine)
+        mine.repo_owner, mine.repo_name, mine.repo_key = held.repo_owner, held.repo_name, held.repo_key
+        mine.github_username = login
+        mine.report_json = mine.verdict = mine.report_error = None
+        mine.verified_at, mine.verification_method = now, method
+        mine.verified_github_login, mine.verification_note = login, note
+        mine.updated_at = now
+        await session.flush()
+        await session.execute(
+            update(Verification)
+            .where(Verification.id == row.id, Verification.state == PENDING)
+            .values(state=VERIFIED, result=method, request_id=mine.id, github_login=login, device_code=None,
+                    next_poll_at=None, updated_at=now, note=text.took_over(message, held.repo_full_name, mine.id))
+        )
+        await audit(session, mine.id, actor_id=row.user_id, action="verified", reason=note, now=now)
+        await audit(session, mine.id, actor_id=row.user_id, action="took_over", reason=f"from request #{held.id}",
+                    now=now)
+        await session.commit()
+        fresh = await session.get(Verification, row.id, populate_existing=True)
+        log.info("request %s taken over by a proven owner: now draft %s", held.id, mine.id)
+        self._unhide(row.device_code)
+        return _outcome(fresh or row)
+
+    async def untold_takeovers(self) -> list[tuple[int, int, str]]:
+        """(request id, requester id, repository) of requests taken over whose requester was not told yet."""
+        told = aliased(TransferEvent)
+        async with self._db() as session:
+            rows = await session.execute(
+                select(TransferRequest.id, TransferRequest.requester_id, TransferRequest.repo_owner,
+                       TransferRequest.repo_name)
+                .join(TransferEvent, TransferEvent.request_id == TransferRequest.id)
+                .where(
+                    TransferEvent.action == TAKEN_OVER,
+                    ~exists().where(told.request_id == TransferRequest.id, told.action == TAKEOVER_TOLD),
+                )
+                .order_by(TransferRequest.id)
+            )
+            return [(r[0], r[1], f"{r[2]}/{r[3]}") for r in rows]
+
+    async def mark_takeover_told(self, request_id: int, where: str) -> None:
+        async with self._db() as session:
+            await audit(session, request_id, actor_id=None, action=TAKEOVER_TOLD, reason=where, now=self._clock.now())
+            await session.commit()
 
     # ----- restarts and notifications -----------------------------------------------------------
 
@@ -547,6 +716,13 @@ class VerificationService:
             return Outcome(row.id, request_id, user_id, TOPIC, PENDING, "topic_missing",
                            text.topic_missing(row.nonce or "", repo))
         note = f"Someone with maintain or admin rights on {repo.full_name} added the one-time topic {row.nonce}."
+        if repo.owner_type == "Organization":
+            # Adding topics needs maintain; only an admin can transfer an organisation's repository
+            # (CONTEXT.md §7): this shows maintain access, not ownership, and approval needs a confirm.
+            note += " That proves maintain access, not the admin rights a transfer needs."
+            return await self._mark_verified(
+                row, METHOD_TOPIC_MAINTAIN, None, note, text.topic_maintain_verified(row.nonce or "", repo)
+            )
         return await self._mark_verified(row, METHOD_TOPIC, None, note, text.topic_verified(row.nonce or "", repo))
 
     # ----- manual -------------------------------------------------------------------------------
@@ -563,8 +739,13 @@ class VerificationService:
             req = await session.get(TransferRequest, request_id)
             if req is None:
                 raise NotFoundError(f"There is no request #{request_id}.")
+            if req.requester_id == maintainer_id:
+                raise NotAllowed(f"You made request #{request_id}: another maintainer must verify it.")
             if not req.is_open:
                 raise Conflict(f"Request #{request_id} is {LABELS.get(req.state, req.state)}.")
+            if req.state == "draft":
+                # A draft can still change its GitHub username: vouch for what the maintainers will see.
+                raise Conflict(f"Request #{request_id} is still a draft: verify it once it is submitted.")
             if req.verified_at is not None:
                 raise Conflict(text.already_verified(req.repo_full_name))
             note = f"Verified by hand by maintainer <@{maintainer_id}>: {reason}"

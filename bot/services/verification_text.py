@@ -167,6 +167,43 @@ def topic_verified(nonce: str, repo: Repo) -> str:
     )
 
 
+CLAIM_GONE = (
+    "That request was verified, decided or withdrawn meanwhile, so there is nothing to take over. "
+    "Run `/eco transfer` to see what you can do now."
+)
+
+
+def took_over(message: str, repo: str, draft_id: int) -> str:
+    return (
+        f"{message}\n\nThe earlier request for `{repo}`, whose requester had not proven ownership, is withdrawn "
+        f"(they are told). Your draft #{draft_id} now names `{repo}`: run `/eco transfer`, press **Edit** to "
+        "fill in the rest, then submit it."
+    )
+
+
+def taken_over_notice(repo: str) -> str:
+    return (
+        f"Your transfer request for `{repo}` was withdrawn: someone proved with GitHub that they own the "
+        "repository and took it over. Only the owner can transfer a repository. If you think this is wrong, "
+        "ask in #pallets-eco."
+    )
+
+
+def sign_in_cooldown(seconds: int) -> str:
+    return (
+        f"You started a GitHub sign-in moments ago: its code is still valid. Please try again in {seconds} "
+        "second(s) if you need a new one."
+    )
+
+
+def topic_maintain_verified(nonce: str, repo: Repo) -> str:
+    return (
+        f"The topic `{nonce}` is on `{repo.full_name}`: that shows **maintain access** to this organisation's "
+        "repository, not the admin rights a transfer needs, so a maintainer confirms the approval by hand. "
+        "You may remove the topic now."
+    )
+
+
 def pypi_missing(project: str) -> str:
     return f"PyPI: there is no project named `{project}`, so no PyPI role could be checked."
 

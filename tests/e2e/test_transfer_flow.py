@@ -251,8 +251,7 @@ async def test_free_text_is_stored_as_typed_and_never_pings(h):
         ("sh4nks/flask-caching", ["not accepted", "already in pallets-eco"]),
         ("dave/flask-old", ["not accepted", "archived"]),
         ("erin/flask-session", ["needs a maintainers' decision", "fork of fred/flask-session"]),
-        ("alice/does-not-exist", ["not accepted", "Check the spelling"]),
-        ("alice/secret-ext", ["not accepted", "private"]),
+        # A missing or private repository is withdrawn at once: tests/resilience/test_abuse.py.
     ],
 )
 async def test_each_verdict_is_shown_and_stored(h, repository, words):

@@ -280,7 +280,8 @@ async def test_approvals_given_before_verification_decide_once_verified(db, cloc
     assert (await svc.record_vote(rid, MAINT_A, APPROVE, True, True)).awaiting_confirmation
     assert (await svc.reconsider(rid)).decision is None  # still unverified: the button stays
     async with db() as s:
-        (await s.get(TransferRequest, rid)).verified_at = clock.now()
+        row = await s.get(TransferRequest, rid)
+        row.verified_at, row.verified_github_login = clock.now(), "alice"  # the device flow proved the login
         await s.commit()
     outcome = await svc.reconsider(rid)
     assert outcome.decision == "approved" and outcome.decided_by == MAINT_A

@@ -164,7 +164,7 @@ async def test_second_request_for_a_repo_is_told_its_state(env):
     await submitted(service, ALICE)
     with pytest.raises(Conflict) as info:
         await service.save_form(BOB, GUILD, form("alice/flask-foo"))
-    assert info.value.message == "A request for alice/flask-foo already exists and is submitted."
+    assert info.value.message.startswith("A request for alice/flask-foo already exists and is submitted.")
     with pytest.raises(Conflict, match="You already have request"):
         await service.save_form(ALICE, GUILD, form("ALICE/flask-foo"))
 

@@ -83,7 +83,8 @@ class World:
 def make_settings(github: FakeGitHub, pypi: FakePyPI, *, client_id=True, client_secret=True) -> Settings:
     raw = {
         "discord": {"guild_id": 1, "eco_channel_id": 2, "review_channel_id": 3, "maintainer_role_ids": [4]},
-        "github": {"api_url": github.api_url, "web_url": github.web_url},
+        # The per-user sign-in cooldown is tested end to end (tests/resilience/test_abuse.py).
+        "github": {"api_url": github.api_url, "web_url": github.web_url, "sign_in_cooldown_seconds": 0},
         "pypi": {"url": pypi.url},
     }
     if client_id:
