@@ -59,6 +59,10 @@ class HostNotAllowed(ApiError):
     pass
 
 
+class TooLarge(ApiError):
+    """The answer is over MAX_BODY_BYTES: asking again gets the same answer, so it is not retried."""
+
+
 class RateLimited(ApiError):
     def __init__(self, status: int | None, message: str, *, reset_at: datetime, retry_after: float) -> None:
         super().__init__(status, message)
@@ -266,7 +270,7 @@ class JsonApi:
                     allow_redirects=False,
                     timeout=self._timeout,
                 ) as resp:
-                    body = await self._read(resp)
+                    body = await self._read(resp, method, path)
                     status, resp_headers = resp.status, resp.headers
             except (TimeoutError, aiohttp.ClientError) as exc:
                 self.stats.counted += 1
@@ -291,16 +295,25 @@ class JsonApi:
             self.stats.retries += 1
             await asyncio.sleep(delay)
 
-    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
+    async def _read(self, resp: aiohttp.ClientResponse, method: str, path: str) -> bytes:
         # StreamReader.read(n) returns what has arrived so far, not n bytes: read to the end, bounded.
         chunks: list[bytes] = []
         size = 0
+        if (resp.content_length or 0) > MAX_BODY_BYTES:
+            raise self._too_large(method, path, resp.content_length or 0)
         async for chunk in resp.content.iter_chunked(65536):
             size += len(chunk)
             if size > MAX_BODY_BYTES:
-                raise aiohttp.ClientPayloadError("response body too large")
+                raise self._too_large(method, path, size)
             chunks.append(chunk)
         return b"".join(chunks)
+
+    def _too_large(self, method: str, path: str, size: int) -> TooLarge:
+        self.stats.counted += 1
+        log.warning("%s %s: answer of %d+ bytes is over the %d-byte cap", method, path, size, MAX_BODY_BYTES)
+        return TooLarge(
+            None, f"{self._service} sent an answer too large to read (over {MAX_BODY_BYTES // (1024 * 1024)} MiB)."
+        )
 
     def _handle(
         self,
@@ -331,7 +344,7 @@ class JsonApi:
             return None
         try:
             return jsonlib.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than the parser's limit
             raise Unavailable(None, f"{self._service} sent a response the bot could not read.") from None
 
     def _error(self, status: int, headers: CIMultiDictProxy[str]) -> ApiError:

@@ -70,8 +70,9 @@ def item_title(spec: ItemSpec, settings: Settings) -> str:
 
 
 def needs_confirmation(request: TransferRequest) -> bool:
-    """Unverified or "not accepted" requests are approved only with an explicit confirm button."""
-    return request.verified_at is None or request.verdict == "not_accepted"
+    """Unverified, "not accepted" or unchecked (no verdict: the checks never produced a report)
+    requests are approved only with an explicit confirm button."""
+    return request.verified_at is None or request.verdict in (None, "not_accepted")
 
 
 def requester_login(request: TransferRequest) -> str | None:
