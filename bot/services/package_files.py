@@ -31,6 +31,7 @@ MAX_NAME_CHARS = 200  # what the transfer form accepts for a PyPI project name
 MAX_DEPS = 300
 MAX_CLASSIFIERS = 200
 MAX_VALUE_CHARS = 300  # one requirement or classifier string
+MAX_TOML_DOTS_PER_LINE = 200  # tomllib's cost grows with the square of a dotted key's parts
 PARSE_TIMEOUT = 3.0  # seconds of wall time for the worker, all files of one repository together
 WORKER_MEMORY = 256 * 1024 * 1024  # address-space limit of the worker process (bytes)
 WORKER_CPU_SECONDS = 2
@@ -127,6 +128,9 @@ def _prepare(text: str) -> str:
 
 
 def _pyproject(text: str) -> FileFacts:
+    # A key can't span lines, so this caps every dotted key (a real pyproject.toml has a few dots a line).
+    if any(line.count(".") > MAX_TOML_DOTS_PER_LINE for line in text.split("\n")):
+        raise Unreadable("it has a line with too many dotted parts")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
