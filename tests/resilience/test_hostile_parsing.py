@@ -8,6 +8,9 @@ retry; a request without a verdict needs the confirm step; and a name found in a
 can't put markdown or a masked link on the review card.
 """
 
+# Fixtures come from the service tests; importing them makes ruff see the parameters as redefinitions.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import asyncio
@@ -39,6 +42,7 @@ from tests.resilience._support import (
     wait_state,
 )
 from tests.services.test_eligibility import world  # noqa: F401 - the fixture, used below
+from tests.services.test_review import clock, db, fake_github, fake_pypi, http  # noqa: F401 - fixtures
 from tests.services.test_transfers import ALICE, BOB, env, form  # noqa: F401 - `env` is a fixture
 
 INJECTION = "x) **Verified owner: davidism** [Approve here](https://evil.example/phish"
@@ -154,7 +158,7 @@ def _check(report: Report, key: str):
     return found[0]
 
 
-async def test_unreadable_package_files_become_a_check_never_an_exception(world):  # noqa: F811
+async def test_unreadable_package_files_become_a_check_never_an_exception(world):
     gh, pypi, svc = world
     gh.add_repo("alice/flask-poison", license="MIT", files={
         "pyproject.toml": CORPUS[0][2],  # 500 nested arrays: RecursionError in tomllib
@@ -177,7 +181,7 @@ async def test_unreadable_package_files_become_a_check_never_an_exception(world)
     assert not any("evil.example" in r.path for r in pypi.requests)
 
 
-async def test_pypi_url_tricks_oversized_and_garbled_answers_are_checks(world):  # noqa: F811
+async def test_pypi_url_tricks_oversized_and_garbled_answers_are_checks(world):
     gh, pypi, svc = world
     pypi.add_project("flask-urls", requires_dist=["flask", 7, None], classifiers=["Framework :: Flask", 3],
                      license_expression="MIT" + " " * 20_000 + "x",
@@ -213,7 +217,7 @@ async def test_pypi_url_tricks_oversized_and_garbled_answers_are_checks(world): 
 # ------------------------------------------------------------------ failure isolation
 
 
-async def test_one_poisoned_request_does_not_stop_another_requests_retry(env):  # noqa: F811
+async def test_one_poisoned_request_does_not_stop_another_requests_retry(env):
     service, gh, pypi, clock, db = env
     gh.add_repo("alice/flask-poison", license="MIT", files={"pyproject.toml": CORPUS[0][2]})
     pypi.add_project("flask-garbled")
@@ -382,3 +386,33 @@ async def test_names_from_repository_files_cannot_inject_markdown_or_links(harne
         for embed in message.embeds:
             assert len(embed.get("description") or "") <= 4096
             assert all(len(f.get("value") or "") <= 1024 for f in embed.get("fields", []))
+
+
+async def test_one_unreadable_pypi_answer_does_not_stop_tracking_the_others(db, clock, fake_github, fake_pypi,
+                                                                            http):
+    from tests.services.test_tracking import approved_request, tracker
+
+    garbled_repo = fake_github.add_repo("alice/flask-garbled", admins=["alice"])
+    thing = fake_github.add_repo("alice/flask-thing", admins=["alice"])
+    fake_pypi.add_project("flask-garbled", roles=[("Owner", "alice")])
+    fake_pypi.add_project("flask-thing", roles=[("Owner", "alice")])
+    fake_pypi.fail("GET", r"/pypi/flask-garbled/json$", 200, times=100,
+                   body='{"info": {"name": "flask-garbled"}, "ownership": {"roles": ["Owner"]}}')
+    garbled = await approved_request(db, clock, garbled_repo["id"], repo="alice/flask-garbled", pypi="flask-garbled")
+    healthy = await approved_request(db, clock, thing["id"], requester=4242)
+    result = await tracker(db, clock, fake_github, fake_pypi, http).run_pass()
+    assert garbled in result.errors and healthy not in result.errors
+    assert result.checked == 1  # the request after the garbled one was still tracked
+
+
+async def test_url_tricks_in_the_pypi_field_get_a_clear_answer(harness):
+    h = harness
+    setup_transfer_world(h)
+    from tests.resilience._support import fill, open_form
+
+    for typed in ("https://[pypi.org/project/flask-foo", "pypi.org[/project/flask-foo",
+                  "https://pypi.org:99999/project/flask-foo", "https://pypi.org:x/project/flask-foo"):
+        _, answer = await fill(h, h.USER, await open_form(h, h.USER), pypi_project=typed)
+        assert "something went wrong" not in answer.text(), (typed, answer.text())
+        assert "Give the PyPI project as its name" in answer.text(), (typed, answer.text())
+    assert await request_row(h) == []  # nothing saved from a link the bot could not read
