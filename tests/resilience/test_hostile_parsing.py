@@ -19,7 +19,7 @@ import random
 import re
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -416,3 +416,42 @@ async def test_url_tricks_in_the_pypi_field_get_a_clear_answer(harness):
         assert "something went wrong" not in answer.text(), (typed, answer.text())
         assert "Give the PyPI project as its name" in answer.text(), (typed, answer.text())
     assert await request_row(h) == []  # nothing saved from a link the bot could not read
+
+
+HOSTILE_TEXTS = ["[a](b" * 800, INJECTION + ")", "[https://github.com/pallets](https://evil.example)",
+                 "# Heading", "  -# subtext", "> quote", "1. item", "10) item", "- list", "@everyone",
+                 "<@123456789012345678>", "`code`", "||spoiler||", "\\[x](https://evil.example)",
+                 "*" * 4000, "a\n" * 2000 + "[x](https://evil.example)"]
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS, ids=range(len(HOSTILE_TEXTS)))
+def test_escaping_is_linear_and_leaves_no_link_heading_quote_or_ping(text):
+    from cogs.review_render import safe
+    from cogs.transfers_render import esc
+
+    for render in (safe, esc):
+        started = time.perf_counter()
+        out = render(text, 4000)
+        assert time.perf_counter() - started < 0.05, "escaping must not backtrack over the text"
+        assert len(out) <= 4000
+        assert not _masked_link_hosts(out), out[:200]
+        for line in out.split("\n"):
+            body = line.lstrip(" \t")
+            assert not re.match(r"(#|>|-|\+|[0-9]+[.)])", body), line  # no heading, quote or list
+        assert "@everyone" not in out and "<@1" not in out
+
+
+def test_a_stored_name_that_is_not_valid_gets_no_link_and_the_card_still_fits():
+    from bot.services.review import CardData, Tally
+    from cogs.review_render import render_card
+    from tests.services.test_review import make_settings
+
+    now = datetime.now(UTC)
+    for name in (INJECTION, "flask-" + "a" * 194, "x" * 5000):
+        request = TransferRequest(id=7, guild_id=1, requester_id=2, state="under_review", repo_owner="alice",
+                                  repo_name="flask-foo", repo_key="alice/flask-foo", pypi_project=name,
+                                  reason="[a](b" * 800, submitted_at=now, created_at=now, updated_at=now)
+        card = render_card(CardData(request, Tally(), 1, None), make_settings())
+        text = "\n".join([card.description or "", *(f.value for f in card.fields)])
+        assert _masked_link_hosts(text) <= {"pypi.org", "127.0.0.1"}, text
+        assert len(card) <= 6000
