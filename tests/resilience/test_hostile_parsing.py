@@ -41,7 +41,7 @@ from tests.resilience._support import (
     wait_card,
     wait_state,
 )
-from tests.services.test_eligibility import world  # noqa: F401 - the fixture, used below
+from tests.services.test_eligibility import EXT_PYPROJECT, world  # noqa: F401 - the fixture, used below
 from tests.services.test_review import clock, db, fake_github, fake_pypi, http  # noqa: F401 - fixtures
 from tests.services.test_transfers import ALICE, BOB, env, form  # noqa: F401 - `env` is a fixture
 
@@ -172,6 +172,14 @@ async def test_unreadable_package_files_become_a_check_never_an_exception(world)
     assert files.status == "warn" and files.decision and report.verdict == NEEDS_DECISION
     assert "pyproject.toml: it is nested too deeply" in files.reason
     assert "setup.cfg: it is not UTF-8 text" in files.reason
+
+    # GitHub's answer for a file over the body cap: that file can't be read, the rest of the report stands.
+    gh.add_repo("alice/flask-huge", license="MIT", files={"setup.py": "x", "pyproject.toml": EXT_PYPROJECT})
+    gh.fail("GET", r"flask-huge/contents/setup.py$", 200, times=10, body='{"content": "' + "A" * (9 * 1024 * KIB) + '"}')
+    report = await svc.evaluate("alice", "flask-huge", github_username="alice")
+    assert "setup.py: GitHub's answer for it is too large to read" in _check(report, "package_files").reason
+    assert report.kind == "extension" and report.pypi_project == "Flask-Foo"  # pyproject.toml was read
+    assert gh.count("GET", r"flask-huge/contents/setup.py$") == 1
 
     gh.add_repo("alice/flask-named", license="MIT", files={"setup.py": f"setup(name='{INJECTION}')"})
     report = await svc.evaluate("alice", "flask-named", github_username="alice")
