@@ -175,7 +175,8 @@ async def test_unreadable_package_files_become_a_check_never_an_exception(world)
 
     # GitHub's answer for a file over the body cap: that file can't be read, the rest of the report stands.
     gh.add_repo("alice/flask-huge", license="MIT", files={"setup.py": "x", "pyproject.toml": EXT_PYPROJECT})
-    gh.fail("GET", r"flask-huge/contents/setup.py$", 200, times=10, body='{"content": "' + "A" * (9 * 1024 * KIB) + '"}')
+    huge = '{"content": "' + "A" * (9 * 1024 * KIB) + '"}'
+    gh.fail("GET", r"flask-huge/contents/setup.py$", 200, times=10, body=huge)
     report = await svc.evaluate("alice", "flask-huge", github_username="alice")
     assert "setup.py: GitHub's answer for it is too large to read" in _check(report, "package_files").reason
     assert report.kind == "extension" and report.pypi_project == "Flask-Foo"  # pyproject.toml was read
