@@ -563,7 +563,9 @@ class TransferService:
                 or_(TransferRequest.report_checked_at.is_(None), TransferRequest.report_checked_at <= cutoff),
             )
             rows = (await session.execute(stmt.order_by(TransferRequest.id))).all()
-        return [rid for rid, checked, failures in rows if checked is None or checked + retry_delay(failures) <= now]
+        due = [(checked, rid) for rid, checked, fails in rows if checked is None or checked + retry_delay(fails) <= now]
+        # Never tried first, then the longest waiting: requests that keep failing can't hold the pass's slots.
+        return [rid for checked, rid in sorted(due, key=lambda d: (d[0] is not None, d[0] or now, d[1]))]
 
     async def retry_pending_checks(self, limit: int = 20) -> list[int]:
         """One pass of the background loop: re-run postponed checks; return ids that now have a report.

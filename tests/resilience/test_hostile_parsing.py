@@ -324,6 +324,7 @@ async def test_event_loop_keeps_serving_while_a_hostile_request_is_checked(harne
     h = harness
     setup_transfer_world(h)
     h.github.add_repo("alice/flask-evil", license="MIT", files={
+        "pyproject.toml": CORPUS[0][2],  # 500 nested arrays: RecursionError in tomllib
         "setup.py": OPENERS,  # quadratic with the old regex: seconds on the event loop
         "setup.cfg": "".join(f"[s{i}]\n" for i in range(12_000)),
     })
