@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from bot.config import Settings
 from bot.errors import ServiceUnavailable
 from bot.github import DirEntry, GitHubClient, Repo
-from bot.http import ApiError, NotFound, RateLimited, TooLarge
+from bot.http import PYPI_MAX_BODY_BYTES, ApiError, NotFound, RateLimited, TooLarge
 from bot.pypi import PyPIClient, PyPIProject, normalize
 from bot.services import package_files
 from bot.services.package_files import requirement_name, valid_project_name
@@ -207,7 +207,8 @@ class EligibilityService:
             return await self._py(coro)
         except ChecksUnavailable as exc:
             if isinstance(exc.__cause__, TooLarge):
-                problems.append(f"PyPI's answer about {what} is too large to read (over 8 MiB).")
+                cap = PYPI_MAX_BODY_BYTES // (1024 * 1024)
+                problems.append(f"PyPI's answer about {what} is too large to read (over {cap} MiB).")
                 return None
             raise
         except (TypeError, ValueError, AttributeError, KeyError, RecursionError):

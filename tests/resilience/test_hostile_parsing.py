@@ -209,7 +209,7 @@ async def test_pypi_url_tricks_oversized_and_garbled_answers_are_checks(world):
     # Over the body cap: reported as too large (not "did not answer in time"), and not postponed.
     pypi.add_project("flask-huge")
     pypi.fail("GET", r"/pypi/flask-huge/json$", 200, times=10,
-              body='{"info": {"name": "' + "x" * (9 * 1024 * KIB) + '"}}')
+              body='{"info": {"name": "' + "x" * (3 * 1024 * KIB) + '"}}')
     report = await svc.evaluate("alice", "flask-foo", pypi_project="flask-huge", github_username="alice")
     readable = _check(report, "pypi_readable")
     assert "too large" in readable.reason and readable.decision and report.verdict == NEEDS_DECISION
