@@ -28,6 +28,9 @@ log = logging.getLogger("bot.http")
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_BODY_BYTES = 8 * 1024 * 1024
+# json.loads holds the event loop (and the GIL) for the whole body: ~150 ms for 6.5 MiB of small objects.
+# A service whose answers are small anyway (PyPI's project JSON for an extension: tens of KiB) gets less.
+PYPI_MAX_BODY_BYTES = 2 * 1024 * 1024
 DEFAULT_RATE_LIMIT_WAIT = 60.0
 # Secondary rate limits (403 or 429, a message saying so, often no Retry-After): wait at least a
 # minute, doubling while they go on, up to this. https://docs.github.com/en/rest/using-the-rest-api/
@@ -62,6 +65,10 @@ class Unavailable(ApiError):
 
 class HostNotAllowed(ApiError):
     pass
+
+
+class TooLarge(ApiError):
+    """The answer is over MAX_BODY_BYTES: asking again gets the same answer, so it is not retried."""
 
 
 class RateLimited(ApiError):
@@ -174,6 +181,7 @@ class JsonApi:
         extra_base_urls: Iterable[str] = (),
         service: str = "The API",
         cache_size: int = 2000,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self._session = session
         self.base_url = _base(base_url)
@@ -185,6 +193,7 @@ class JsonApi:
         self._service = service
         self._cache: OrderedDict[tuple[Any, ...], _CacheEntry] = OrderedDict()
         self._cache_size = cache_size
+        self.max_body_bytes = max_body_bytes
         self.stats = ApiStats()
         self.rate_limit = RateLimitInfo()
         self._secondary_strikes = 0  # secondary rate limits in a row, for the exponential back-off
@@ -287,7 +296,7 @@ class JsonApi:
                     allow_redirects=False,
                     timeout=self._timeout,
                 ) as resp:
-                    body = await self._read(resp)
+                    body = await self._read(resp, method, path)
                     status, resp_headers = resp.status, resp.headers
             except (TimeoutError, aiohttp.ClientError) as exc:
                 self.stats.counted += 1
@@ -314,16 +323,25 @@ class JsonApi:
             self.stats.retries += 1
             await asyncio.sleep(delay)
 
-    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
+    async def _read(self, resp: aiohttp.ClientResponse, method: str, path: str) -> bytes:
         # StreamReader.read(n) returns what has arrived so far, not n bytes: read to the end, bounded.
         chunks: list[bytes] = []
         size = 0
+        if (resp.content_length or 0) > self.max_body_bytes:
+            raise self._too_large(method, path, resp.content_length or 0)
         async for chunk in resp.content.iter_chunked(65536):
             size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise aiohttp.ClientPayloadError("response body too large")
+            if size > self.max_body_bytes:
+                raise self._too_large(method, path, size)
             chunks.append(chunk)
         return b"".join(chunks)
+
+    def _too_large(self, method: str, path: str, size: int) -> TooLarge:
+        self.stats.counted += 1
+        log.warning("%s %s: answer of %d+ bytes is over the %d-byte cap", method, path, size, self.max_body_bytes)
+        return TooLarge(
+            None, f"{self._service} sent an answer too large to read (over {self.max_body_bytes // 1024} KiB)."
+        )
 
     def _handle(
         self,
@@ -356,7 +374,7 @@ class JsonApi:
             return None
         try:
             return jsonlib.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than the parser's limit
             raise Unavailable(None, f"{self._service} sent a response the bot could not read.") from None
 
     def _error(self, status: int, headers: CIMultiDictProxy[str], body: bytes = b"") -> ApiError:

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.http import ApiResponse, ApiStats, JsonApi, NotFound, RateLimitInfo, Unavailable
+from bot.http import PYPI_MAX_BODY_BYTES, ApiResponse, ApiStats, JsonApi, NotFound, RateLimitInfo, Unavailable
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 _NORMALIZE = re.compile(r"[-_.]+")
@@ -192,6 +192,7 @@ class PyPIClient:
             retries=retries,
             retry_base_delay=retry_base_delay,
             service="PyPI",
+            max_body_bytes=PYPI_MAX_BODY_BYTES,
         )
 
     def __repr__(self) -> str:

@@ -14,6 +14,8 @@ import discord
 
 from bot.config import Settings
 from bot.db.models.transfers import TransferRequest
+from bot.markdown import escape, pypi_project_url
+from bot.services.package_files import valid_project_name
 from bot.services.review import (
     APPROVE,
     ITEM_BY_KEY,
@@ -56,8 +58,7 @@ def safe(text: str | None, limit: int = 300) -> str:
     """User or report text made inert: no markdown tricks, no pings, bounded length."""
     if not text:
         return ""
-    clean = discord.utils.escape_mentions(discord.utils.escape_markdown(str(text)))
-    return clean if len(clean) <= limit else clean[: limit - 1] + "\u2026"
+    return escape(text, limit)  # linear: cut first, then escaped (bot/markdown.py)
 
 
 def _clip(text: str, limit: int = FIELD_LIMIT) -> str:
@@ -188,6 +189,13 @@ def _invitation(data: CardData, settings: Settings) -> str | None:
     }.get(t.invitation_state, safe(t.invitation_state))
 
 
+def _pypi_link(name: str) -> str:
+    # A stored name is validated, but the card must hold even if one isn't: no link then.
+    if valid_project_name(name) is None:
+        return f"{safe(name, 100)} *(not a valid PyPI name)*"
+    return f"[{safe(name, 200)}]({pypi_project_url(name)})"
+
+
 def render_card(data: CardData, settings: Settings) -> discord.Embed:
     r = data.request
     state = r.state
@@ -216,6 +224,9 @@ def render_card(data: CardData, settings: Settings) -> discord.Embed:
             )
         if r.verdict == "not_accepted":
             lines.append("\u26d4 **Eligibility verdict: NOT ACCEPTED**: approving needs a maintainer's confirmation.")
+        elif r.verdict is None:
+            lines.append("\u26a0\ufe0f **NO ELIGIBILITY VERDICT** (the checks have not run): approving needs a "
+                         "maintainer's confirmation.")
         if data.awaiting_confirmation:
             lines.append("\U0001f449 Enough approvals: press **Confirm approval** to approve.")
     if r.decided_by and state in ("approved", "transferring", "done"):
@@ -228,11 +239,7 @@ def render_card(data: CardData, settings: Settings) -> discord.Embed:
         lines.append("\U0001f389 Every step is done: this project now lives in the org.")
     embed.description = "\n".join(lines)
 
-    pypi = (
-        f"[{safe(r.pypi_project)}]({PYPI_PROJECT_URL.format(name=r.pypi_project)})"
-        if r.pypi_project
-        else "none given"
-    )
+    pypi = _pypi_link(r.pypi_project) if r.pypi_project else "none given"
     embed.add_field(name="Repository", value=f"[{safe(r.repo_full_name)}]({repo_url(r, settings)})", inline=True)
     embed.add_field(name="PyPI project", value=pypi, inline=True)
     github = safe(r.verified_github_login or r.github_username) or "unknown"

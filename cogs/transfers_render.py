@@ -10,6 +10,7 @@ from datetime import datetime
 
 import discord
 
+from bot.markdown import escape
 from bot.services.eligibility import FAIL, PASS, WARN, Report
 from bot.services.transfer_status import ChecklistLine, StatusEntry
 from bot.services.transfers import TERMS, RequestInfo
@@ -30,8 +31,7 @@ def esc(text: str | None, limit: int = FIELD_MAX) -> str:
     """User text made safe for an embed: no markdown, no pings, within `limit` characters."""
     if not text:
         return "—"
-    safe = discord.utils.escape_mentions(discord.utils.escape_markdown(text))
-    return safe if len(safe) <= limit else safe[: limit - 1] + "…"
+    return escape(text, limit)  # linear: cut first, then escaped (bot/markdown.py)
 
 
 def ts(when: datetime | None, style: str = "f") -> str:

@@ -7,10 +7,9 @@ No Discord here: the transfers cog, the review cog and `python -m bot eligibilit
 from __future__ import annotations
 
 import asyncio
-import configparser
 import json
+import logging
 import re
-import tomllib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,9 +17,13 @@ from urllib.parse import urlsplit
 from bot.config import Settings
 from bot.errors import ServiceUnavailable
 from bot.github import DirEntry, GitHubClient, Repo
-from bot.http import ApiError, NotFound, RateLimited
+from bot.http import PYPI_MAX_BODY_BYTES, ApiError, NotFound, RateLimited, TooLarge
 from bot.pypi import PyPIClient, PyPIProject, normalize
+from bot.services import package_files
+from bot.services.package_files import requirement_name, valid_project_name
 from bot.services.repo_ref import GITHUB_HOSTS, github_hosts_from_url
+
+log = logging.getLogger(__name__)
 
 ELIGIBLE, NEEDS_DECISION, NOT_ACCEPTED = "eligible", "needs_decision", "not_accepted"
 VERDICT_LABELS = {ELIGIBLE: "eligible", NEEDS_DECISION: "needs a maintainers' decision", NOT_ACCEPTED: "not accepted"}
@@ -47,7 +50,11 @@ _DOCS_NAME = re.compile(r"(^|[-_.])docs?([-_.]|$)", re.I)
 _TEMPLATE_WORDS = re.compile(r"template|boilerplate|starter|skeleton|cookiecutter|scaffold", re.I)
 _LOCALE_DIRS = frozenset({"locale", "locales", "po", "translations", ".tx"})
 _APP_FILES = frozenset({"wsgi.py", "manage.py", "procfile", "docker-compose.yml", "docker-compose.yaml"})
-_REQ_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+# Caps on what a PyPI answer may hold before the bot looks at it (the body itself is capped in bot/http.py).
+MAX_PYPI_URLS = 50
+MAX_PYPI_LIST = 500  # requires_dist entries, classifiers
+MAX_URL_CHARS = 500
+MAX_LICENSE_CHARS = 200
 
 ADVICE = {
     "translation": (
@@ -140,6 +147,7 @@ class ProjectFacts:
     deps: set[str] = field(default_factory=set)
     dep_source: dict[str, str] = field(default_factory=dict)
     classifiers: set[str] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)  # "setup.py: it is not valid ..." per unreadable file
 
     @property
     def root(self) -> set[str]:
@@ -193,21 +201,52 @@ class EligibilityService:
         except ApiError as exc:
             raise _unavailable("PyPI", exc) from exc
 
-    async def _pypi_facts(self, name: str | None) -> tuple[PyPIProject | None, str | None]:
+    async def _pypi_answer(self, coro: Any, what: str, problems: list[str]) -> Any:
+        """One PyPI call whose answer the bot could not take in (too large, or shaped so that
+        reading it failed) becomes a noted problem, not an exception: asking again gets the same."""
+        try:
+            return await self._py(coro)
+        except ChecksUnavailable as exc:
+            if isinstance(exc.__cause__, TooLarge):
+                cap = PYPI_MAX_BODY_BYTES // (1024 * 1024)
+                problems.append(f"PyPI's answer about {what} is too large to read (over {cap} MiB).")
+                return None
+            raise
+        except (TypeError, ValueError, AttributeError, KeyError, RecursionError):
+            log.warning("PyPI sent an unreadable answer about %r", what, exc_info=True)
+            problems.append(f"PyPI's answer about {what} could not be read.")
+            return None
+
+    async def _pypi_facts(self, name: str | None) -> tuple[PyPIProject | None, str | None, list[str]]:
         if not name:
-            return None, None
+            return None, None, []
+        problems: list[str] = []
         project, status = await asyncio.gather(
-            self._py(self._pypi.get_project(name)), self._py(self._pypi.get_status(name))
+            self._pypi_answer(self._pypi.get_project(name), "the project", problems),
+            self._pypi_answer(self._pypi.get_status(name), "the project's status", problems),
         )
-        return project, status
+        return project, status if isinstance(status, str) else None, problems
+
+    async def _file(self, owner: str, name: str, filename: str, facts: ProjectFacts) -> str | None:
+        try:
+            return await self._gh(self._github.get_file(owner, name, filename))
+        except ChecksUnavailable as exc:
+            if isinstance(exc.__cause__, TooLarge):
+                facts.problems.append(f"{filename}: GitHub's answer for it is too large to read.")
+                return None
+            raise
 
     async def _project_facts(self, owner: str, name: str, entries: list[DirEntry] | None) -> ProjectFacts:
         facts = ProjectFacts(entries=list(entries or ()))
         wanted = [f for f in PACKAGE_FILES if f in facts.root]
-        texts = await asyncio.gather(*(self._gh(self._github.get_file(owner, name, f)) for f in wanted))
-        for filename, text in zip(wanted, texts, strict=True):
-            if text:
-                _read_package_file(facts, filename, text)
+        texts = await asyncio.gather(*(self._file(owner, name, f, facts) for f in wanted))
+        files = [(f, t) for f, t in zip(wanted, texts, strict=True) if isinstance(t, str) and t]
+        # Parsed in a separate process with time and memory limits: see bot/services/package_files.py.
+        for result in await package_files.parse_files(files):
+            if result.facts is None:
+                facts.problems.append(f"{result.filename}: {result.error}")
+            else:
+                _merge_file(facts, result.filename, result.facts)
         return facts
 
     # --- the report ---------------------------------------------------------------------------
@@ -221,7 +260,8 @@ class EligibilityService:
         github_username: str | None = None,
         pypi_username: str | None = None,
     ) -> Report:
-        repo, entries, (project, status) = await asyncio.gather(
+        pypi_project = valid_project_name(pypi_project)
+        repo, entries, (project, status, pypi_problems) = await asyncio.gather(
             self._gh(self._github.get_repo(owner, name)),
             self._gh(self._github.list_dir(owner, name)),
             self._pypi_facts(pypi_project),
@@ -232,9 +272,19 @@ class EligibilityService:
         source = "given" if pypi_project else None
         if not pypi_project and facts.name:
             pypi_project, source = facts.name, facts.name_source
-            project, status = await self._pypi_facts(pypi_project)
+            project, status, pypi_problems = await self._pypi_facts(pypi_project)
         checks = [*self._repo_checks(repo, github_username)]
-        checks.extend(self._pypi_checks(repo, pypi_project, source, project, status))
+        if facts.problems:
+            checks.append(
+                Check(
+                    "package_files",
+                    WARN,
+                    "Package files readable",
+                    "Could not read " + "; ".join(facts.problems) + ". Check them by hand.",
+                    decision=True,
+                )
+            )
+        checks.extend(self._pypi_checks(repo, pypi_project, source, project, status, pypi_problems))
         kind, kind_check = self._kind(repo, facts, project)
         checks.append(kind_check)
         role, role_check = self._role(project, pypi_username)
@@ -249,7 +299,7 @@ class EligibilityService:
             github_owner=repo.owner_login,
             github_repo_id=repo.id,
             moved_from=repo.moved_from,
-            pypi_project=project.name if project else pypi_project,
+            pypi_project=_project_name(project, pypi_project),
             pypi_project_source=source,
             pypi_role=role,
         )
@@ -322,11 +372,23 @@ class EligibilityService:
         return Check("requester_owner", PASS, title, f"{github_username} owns it (to be verified).")
 
     def _pypi_checks(
-        self, repo: Repo, name: str | None, source: str | None, project: PyPIProject | None, status: str | None
+        self,
+        repo: Repo,
+        name: str | None,
+        source: str | None,
+        project: PyPIProject | None,
+        status: str | None,
+        problems: list[str] | None = None,
     ) -> list[Check]:
         title = "PyPI project exists"
         if not name:
             return [Check("pypi_exists", PASS, title, "No PyPI project given or found: nothing to move on PyPI.")]
+        if problems:
+            unread = [Check("pypi_readable", WARN, "PyPI answer readable", " ".join(problems) + " Check it by hand.",
+                            decision=True)]
+            if project is None:
+                return unread
+            return [*unread, *self._pypi_checks(repo, name, source, project, status)]
         if project is None and status == "quarantined":
             # The JSON API answers 404 for a quarantined project; the simple index still lists it (PEP 792).
             return [
@@ -367,8 +429,9 @@ class EligibilityService:
     def _links(self, repo: Repo, project: PyPIProject) -> Check:
         title = "PyPI project links to this repository"
         wanted = {repo.full_name.lower(), *([repo.moved_from.lower()] if repo.moved_from else [])}
-        urls = [*project.project_urls.values(), *([project.home_page] if project.home_page else [])]
-        found = [r for r in (self._github_repo_of(u) for u in urls) if r]
+        links = project.project_urls if isinstance(project.project_urls, dict) else {}
+        urls = [*list(links.values())[:MAX_PYPI_URLS], project.home_page]
+        found = [r for r in (self._github_repo_of(u) for u in urls if isinstance(u, str)) if r]
         if any(r.lower() in wanted for r in found):
             return Check("pypi_links", PASS, title, f"{project.name} links to {repo.full_name}.")
         if found:
@@ -384,21 +447,31 @@ class EligibilityService:
         )
 
     def _github_repo_of(self, url: str) -> str | None:
-        parts = urlsplit(url.strip())
-        host = (parts.hostname or "").lower()
-        netloc = f"{host}:{parts.port}" if parts.port else host
+        """owner/name of a GitHub repository link, or None (not GitHub, or not a readable URL)."""
+        if len(url) > MAX_URL_CHARS:
+            return None
+        try:
+            parts = urlsplit(url.strip())
+            host = (parts.hostname or "").lower()
+            netloc = f"{host}:{parts.port}" if parts.port else host
+        except ValueError:  # a bad port, a stray "[": PyPI metadata is whatever the uploader wrote
+            return None
         segments = [s for s in parts.path.split("/") if s]
         if netloc not in self._hosts or len(segments) < 2:
             return None
-        return f"{segments[0]}/{segments[1].removesuffix('.git')}"
+        owner, name = segments[0], segments[1].removesuffix(".git")
+        if not _GITHUB_NAME.fullmatch(owner) or not _GITHUB_NAME.fullmatch(name):
+            return None  # shown on the card: only real GitHub names, never arbitrary text
+        return f"{owner}/{name}"
 
     def _kind(self, repo: Repo, facts: ProjectFacts, project: PyPIProject | None) -> tuple[str, Check]:
         title = "Kind of project"
         deps = set(facts.deps)
         classifiers = set(facts.classifiers)
         if project:
-            deps |= {_req_name(r) for r in project.requires_dist if "extra ==" not in r}
-            classifiers |= set(project.classifiers)
+            requires = [r for r in _strings(project.requires_dist) if "extra ==" not in r]
+            deps |= {n for n in map(requirement_name, requires) if n}
+            classifiers |= set(_strings(project.classifiers))
         words = " ".join([repo.name, repo.description or "", *repo.topics])
         is_package = facts.has_package or project is not None
         if "cookiecutter.json" in facts.root or "copier.yml" in facts.root or any("{{" in d for d in facts.dirs):
@@ -490,13 +563,16 @@ class EligibilityService:
         title = "OSI-approved license"
         spdx = repo.license_spdx if repo.license_spdx and repo.license_spdx != "NOASSERTION" else None
         spdx = spdx or (project.license_expression if project else None)
+        if spdx and (not isinstance(spdx, str) or len(spdx) > MAX_LICENSE_CHARS):
+            # The split below backtracks over long runs of spaces: an overlong expression isn't read.
+            return Check("license", WARN, title, "The license expression is too long to read: check it by hand.")
         if spdx:
             ids = [p.strip().lower() for p in re.split(r"\s+(?:OR|AND|WITH)\s+|[()]", spdx) if p.strip()]
             # "WITH <exception>" parts are exceptions, not licenses.
             if ids and all(p in OSI_LICENSES or "exception" in p for p in ids):
                 return Check("license", PASS, title, f"{spdx}.")
             return Check("license", WARN, title, f"{spdx} is not an OSI-approved license.")
-        if project and any(c.startswith("License :: OSI Approved") for c in project.classifiers):
+        if project and any(c.startswith("License :: OSI Approved") for c in _strings(project.classifiers)):
             return Check("license", PASS, title, "OSI-approved (PyPI classifier).")
         if repo.license_spdx == "NOASSERTION":
             return Check("license", WARN, title, "GitHub could not identify the license: check it is OSI-approved.")
@@ -541,56 +617,33 @@ def _advice_key(report: Report, fails: list[Check]) -> str:
     return "missing"
 
 
-# --- package files -----------------------------------------------------------------------------
+# --- package files and PyPI values ------------------------------------------------------------------
+
+_GITHUB_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
 
-def _req_name(requirement: str) -> str:
-    match = _REQ_NAME.match(requirement)
-    return normalize(match.group(1)) if match else ""
+def _strings(values: Any) -> list[str]:
+    """The strings of a list PyPI sent (capped): anything else in it is ignored."""
+    if not isinstance(values, list | tuple):
+        return []
+    return [v for v in values[:MAX_PYPI_LIST] if isinstance(v, str)]
 
 
-def _add_deps(facts: ProjectFacts, requirements: Any, source: str) -> None:
-    for req in requirements or ():
-        if isinstance(req, str) and (name := _req_name(req)):
-            facts.deps.add(name)
-            facts.dep_source.setdefault(name, source)
+def _project_name(project: PyPIProject | None, asked: str | None) -> str | None:
+    """The name to store: PyPI's spelling when it is a valid name for the same project."""
+    name = valid_project_name(project.name) if project else None
+    if name and asked and normalize(name) == normalize(asked):
+        return name
+    return asked
 
 
-def _set_name(facts: ProjectFacts, name: Any, source: str) -> None:
-    if isinstance(name, str) and name.strip() and "{" not in name and facts.name is None:
-        facts.name, facts.name_source = name.strip(), source
-
-
-def _read_package_file(facts: ProjectFacts, filename: str, text: str) -> None:
-    if filename == "pyproject.toml":
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError:
-            return
-        project = data.get("project") or {}
-        poetry = (data.get("tool") or {}).get("poetry") or {}
-        if project or poetry:
-            facts.has_package = True
-        _set_name(facts, project.get("name") or poetry.get("name"), filename)
-        _add_deps(facts, project.get("dependencies"), filename)
-        _add_deps(facts, list(poetry.get("dependencies") or {}), filename)
-        facts.classifiers |= set(project.get("classifiers") or poetry.get("classifiers") or ())
-    elif filename == "setup.cfg":
-        parser = configparser.ConfigParser(interpolation=None)
-        try:
-            parser.read_string(text)
-        except configparser.Error:
-            return
-        if parser.has_section("metadata"):
-            facts.has_package = True
-            _set_name(facts, parser.get("metadata", "name", fallback=None), filename)
-            facts.classifiers |= set(parser.get("metadata", "classifiers", fallback="").split("\n"))
-        _add_deps(facts, parser.get("options", "install_requires", fallback="").split("\n"), filename)
-    elif filename == "setup.py":
-        facts.has_package = True
-        name = re.search(r"""\bname\s*=\s*["']([^"']+)["']""", text)
-        _set_name(facts, name.group(1) if name else None, filename)
-        block = re.search(r"install_requires\s*=\s*\[([^\]]*)\]", text)
-        if block:
-            _add_deps(facts, re.findall(r"""["']([^"']+)["']""", block.group(1)), filename)
-        facts.classifiers |= set(re.findall(r"""["'](Framework :: [^"']+)["']""", text))
+def _merge_file(facts: ProjectFacts, filename: str, found: package_files.FileFacts) -> None:
+    facts.has_package = facts.has_package or found.has_package
+    if found.name and facts.name is None:
+        facts.name, facts.name_source = found.name, filename
+    if found.invalid_name:
+        facts.problems.append(f"{filename}: its project name is not a valid PyPI project name")
+    for dep in found.deps:
+        facts.deps.add(dep)
+        facts.dep_source.setdefault(dep, filename)
+    facts.classifiers |= set(found.classifiers)

@@ -141,10 +141,15 @@ def parse_pypi_name(text: str | None) -> str | None:
     if not value:
         return None
     if "://" in value or value.lower().startswith(PYPI_HOSTS):
-        parts = urlsplit(value if "://" in value else f"https://{value}")
+        try:
+            parts = urlsplit(value if "://" in value else f"https://{value}")
+            port = parts.port
+        except ValueError:  # a stray "[" or a port that isn't a number
+            port, parts = -1, urlsplit("")
         segments = [s for s in parts.path.split("/") if s]
         if (
-            parts.scheme.lower() not in ("http", "https")
+            port is not None
+            or parts.scheme.lower() not in ("http", "https")
             or (parts.hostname or "").lower() not in PYPI_HOSTS
             or len(segments) < 2
             or segments[0] != "project"

@@ -94,12 +94,13 @@ def login_confirmed(request: TransferRequest) -> bool:
 
 
 def needs_confirmation(request: TransferRequest) -> bool:
-    """Approved only with an explicit confirm button: unverified or "not accepted" requests, proof of
+    """Approved only with an explicit confirm button: unverified, "not accepted" or unchecked (no verdict:
+    the checks never produced a report) requests, proof of
     maintain access only (an organisation's repository with a topic), and a self-declared GitHub login
     (the confirm is also the maintainer's go-ahead to invite that login to the org)."""
     return (
         request.verified_at is None
-        or request.verdict == "not_accepted"
+        or request.verdict in (None, "not_accepted")
         or request.verification_method == MAINTAIN_ONLY_METHOD
         or not login_confirmed(request)
     )

@@ -153,6 +153,15 @@ class TrackingService:
                 if nudges or changed:
                     result.progress.append(RequestProgress(request_id, nudges=nudges, error_changed=changed))
                 continue
+            except Exception:
+                # Whatever one request's data provokes (an answer shaped unlike the docs) stays with that
+                # request: the pass goes on with the others.
+                log.exception("tracking request %s failed", request_id)
+                message = "The bot could not read what GitHub or PyPI said about it."
+                if await self._record_error(request_id, message):
+                    result.progress.append(RequestProgress(request_id, error_changed=True))
+                result.errors[request_id] = message
+                continue
             result.checked += 1
             if progress is not None and progress.changed:
                 result.progress.append(progress)

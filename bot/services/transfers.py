@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 4000  # Discord's limit for a text input; also what the database keeps
 RETRY_EVERY = timedelta(minutes=5)
+# Each request backs off on its own: 5, 5, 10, 20 ... minutes after failed runs, at most 6 hours.
+MAX_RETRY_DELAY = timedelta(hours=6)
+UNEXPECTED_CHECK_ERROR = "The automatic checks hit a problem the bot could not handle; they are retried later."
 CHECKED_STATES = ("submitted", "under_review", "approved")
 UNDECIDED = ("draft", "submitted", "under_review")  # counted by review.max_open_per_user
 REPO_MISSING = "repo_missing"  # audit: withdrawn at submission, GitHub has no such public repository
@@ -123,6 +126,12 @@ class CheckResult:
     request: RequestInfo
     report: Report | None
     error: str | None  # set when GitHub/PyPI could not answer; the request keeps it for a retry
+
+
+def retry_delay(failures: int | None) -> timedelta:
+    """How long a request waits before its checks run again after `failures` failed runs in a row."""
+    doublings = min(max(0, (failures or 0) - 2), 10)
+    return min(RETRY_EVERY * (2**doublings), MAX_RETRY_DELAY)
 
 
 def next_step(info: RequestInfo) -> str:
@@ -596,12 +605,18 @@ class TransferService:
         except ChecksUnavailable as exc:
             error = exc.message
             log.warning("eligibility checks for request %s postponed: %s", request_id, exc.message)
+        except Exception:
+            # Whatever one repository's data provokes stays with that request: it is retried with
+            # back-off like an outage, and never stops the submission or the retry pass.
+            error = UNEXPECTED_CHECK_ERROR
+            log.exception("eligibility checks for request %s failed", request_id)
         now = self._clock.now()
         async with self._db() as session:
             row = await self._row(session, request_id)
             row.report_checked_at = now
             row.updated_at = now
             row.report_error = error
+            row.check_failures = 0 if report is not None else (row.check_failures or 0) + 1
             if report is not None:
                 row.report_json = report.to_json()
                 row.verdict = report.verdict
@@ -620,23 +635,32 @@ class TransferService:
             return CheckResult(_info(row), report, error)
 
     async def pending_check_ids(self) -> list[int]:
-        """Submitted requests whose checks never ran or failed, last tried more than RETRY_EVERY ago."""
-        cutoff = self._clock.now() - RETRY_EVERY
+        """Submitted requests whose checks never ran or failed and whose own back-off has passed
+        (RETRY_EVERY after the last try, doubling after the second failure in a row)."""
+        now = self._clock.now()
+        cutoff = now - RETRY_EVERY
         async with self._db() as session:
-            stmt = select(TransferRequest.id).where(
+            stmt = select(TransferRequest.id, TransferRequest.report_checked_at, TransferRequest.check_failures).where(
                 TransferRequest.state.in_(CHECKED_STATES),
                 or_(TransferRequest.report_error.is_not(None), TransferRequest.report_json.is_(None)),
                 or_(TransferRequest.report_checked_at.is_(None), TransferRequest.report_checked_at <= cutoff),
             )
-            return list(await session.scalars(stmt.order_by(TransferRequest.id)))
+            rows = (await session.execute(stmt.order_by(TransferRequest.id))).all()
+        due = [(checked, rid) for rid, checked, fails in rows if checked is None or checked + retry_delay(fails) <= now]
+        # Never tried first, then the longest waiting: requests that keep failing can't hold the pass's slots.
+        return [rid for checked, rid in sorted(due, key=lambda d: (d[0] is not None, d[0] or now, d[1]))]
 
     async def retry_pending_checks(self, limit: int = 20) -> list[int]:
-        """One pass of the background loop: re-run postponed checks; return ids that now have a report."""
+        """One pass of the background loop: re-run postponed checks; return ids that now have a report.
+
+        Requests are independent: one that fails (or raises) backs off on its own and the pass goes on."""
         done: list[int] = []
         for request_id in (await self.pending_check_ids())[:limit]:
-            result = await self.run_checks(request_id)
+            try:
+                result = await self.run_checks(request_id)
+            except Exception:
+                log.exception("retrying the checks of request %s failed", request_id)
+                continue
             if result.report is not None:
                 done.append(request_id)
-            elif result.error:
-                break  # still unavailable: don't hammer GitHub with the rest of the queue
         return done

@@ -40,6 +40,8 @@ class TransferRequest(Base):
     report_json: Mapped[str | None] = mapped_column(Text)
     report_checked_at: Mapped[datetime | None]
     report_error: Mapped[str | None] = mapped_column(Text)
+    # Failed check runs in a row: each request backs off on its own (bot/services/transfers.py).
+    check_failures: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     # Ownership verification (issue 4).
     verified_at: Mapped[datetime | None]
