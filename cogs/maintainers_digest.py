@@ -208,11 +208,12 @@ class MaintainersDigest(EcoCog, name="MaintainersDigest"):
         reference = message.reference.message_id if message.reference else None
         # A reply lists the replied-to author among its mentions: then only the reference counts.
         mentioned = set() if reference is not None else {user.id for user in message.mentions}
-        for qid, (qchannel, asker) in self._open.items():
-            if asker == author:
-                continue
-            if qid == reference or (qchannel == channel.id and (asker in mentioned or in_thread)):
-                answered.append(qid)
+        if reference in self._open and self._open[reference][1] != author:
+            answered.append(reference)
+        elif mentioned or in_thread:  # a scan of the open questions only for these (bounded by max_questions)
+            for qid, (qchannel, asker) in self._open.items():
+                if asker != author and qchannel == channel.id and (asker in mentioned or in_thread):
+                    answered.append(qid)
         if answered:
             for qid in answered:
                 self._open.pop(qid, None)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from bot.db.models.maintainers_digest import DigestQuestion, MaintainersDigestWeek
 from bot.db.models.transfers import TransferRequest
-from bot.services.maintainers_digest import DigestSection
+from bot.services.maintainers_digest import DigestSection, waiting_requests
 from cogs.maintainers_digest import fit_lines, render_digest
 from tests.resilience._support import (
     APPROVE,
@@ -23,7 +23,7 @@ from tests.resilience._support import (
     wait_state,
 )
 from tests.resilience.hostile_strings import CORPUS
-from tests.resilience.test_authorization import MAINTAINERS_ONLY, refused, slash
+from tests.resilience.test_authorization import MAINTAINERS_ONLY, TRANSFER_Q, refused, slash
 
 QUESTION = "Does anyone know why the CI of flask-foo fails on Python 3.14?"
 ANSWERED = "Is there a meeting for pallets-eco maintainers this month?"
@@ -65,8 +65,18 @@ async def test_digest_lists_waiting_stalled_and_unanswered(make_harness):
     answered = await ask(h, h.USER2, ANSWERED)
     await ask(h, h.MAINTAINER, "Yes, on the first Tuesday.", reference_message_id=answered.id)
     await ask(h, h.USER2, "thanks everyone")  # not a question: nothing stored
+    faq_answered = await ask(h, h.USER, TRANSFER_Q)  # the bot answers this one from the FAQ
+    await h.discord.wait_for_message(h.ECO_CHANNEL, lambda m: m.author_id == h.bot.user.id and any(
+        (c or "").startswith("eco:faq:nothelpful:") for c, _, _ in m.buttons()), after_id=faq_answered.id)
+    await settle(h)
     async with h.db() as s:
-        assert await s.scalar(select(func.count()).select_from(DigestQuestion)) == 2
+        assert await s.scalar(select(func.count()).select_from(DigestQuestion)) == 3
+
+    # A join-requests section (issue 16) is one function added to the providers.
+    async def join_requests(ctx):
+        return DigestSection("Join requests waiting", ("[#7](https://discord.com/channels/1/2/3) **newbie**",))
+
+    digest_cog(h).service.register_section(join_requests, after=waiting_requests)
 
     h.clock.advance(days=8)  # the approved transfer made no progress for 8 days (> nudge_after_days=7)
     interaction = await h.slash(h.MAINTAINER, "eco digest", channel_id=h.REVIEW_CHANNEL)
@@ -83,6 +93,8 @@ async def test_digest_lists_waiting_stalled_and_unanswered(make_harness):
     assert question_link in text
     assert "meeting" not in text  # answered by a reply
     assert "can't read messages" not in text
+    assert "transfer my extension" not in text  # the bot answered it
+    assert "Join requests waiting (1)" in text and text.index("Join requests") < text.index("Approved transfers")
     assert_no_pings(post)
 
 
