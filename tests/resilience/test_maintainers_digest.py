@@ -66,8 +66,9 @@ async def test_digest_lists_waiting_stalled_and_unanswered(make_harness):
     await ask(h, h.MAINTAINER, "Yes, on the first Tuesday.", reference_message_id=answered.id)
     await ask(h, h.USER2, "thanks everyone")  # not a question: nothing stored
     faq_answered = await ask(h, h.USER, TRANSFER_Q)  # the bot answers this one from the FAQ
-    await h.discord.wait_for_message(h.ECO_CHANNEL, lambda m: m.author_id == h.bot.user.id and any(
+    faq_reply = await h.discord.wait_for_message(h.ECO_CHANNEL, lambda m: m.author_id == h.bot.user.id and any(
         (c or "").startswith("eco:faq:nothelpful:") for c, _, _ in m.buttons()), after_id=faq_answered.id)
+    [(not_helpful, _, _)] = [b for b in faq_reply.buttons() if (b[0] or "").startswith("eco:faq:nothelpful:")]
     await settle(h)
     async with h.db() as s:
         assert await s.scalar(select(func.count()).select_from(DigestQuestion)) == 3
@@ -79,6 +80,7 @@ async def test_digest_lists_waiting_stalled_and_unanswered(make_harness):
     digest_cog(h).service.register_section(join_requests, after=waiting_requests)
 
     h.clock.advance(days=8)  # the approved transfer made no progress for 8 days (> nudge_after_days=7)
+    await (await h.discord.click(h.USER, faq_reply, not_helpful)).wait_message()  # this week
     interaction = await h.slash(h.MAINTAINER, "eco digest", channel_id=h.REVIEW_CHANNEL)
     answer = await interaction.wait_message(predicate=lambda m: "Posted" in m.text())
     assert answer.ephemeral
@@ -94,6 +96,10 @@ async def test_digest_lists_waiting_stalled_and_unanswered(make_harness):
     assert "meeting" not in text  # answered by a reply
     assert "can't read messages" not in text
     assert "transfer my extension" not in text  # the bot answered it
+    assert "Org invitations pending or expired (1)" in text and "to invite by hand" in text
+    topic = not_helpful.rsplit(":", 1)[1]
+    assert "marked \u201cnot helpful\u201d this week (1)" in text
+    assert f"[{topic}](https://discord.com/channels/{h.GUILD}/{h.ECO_CHANNEL}/{faq_reply.id})" in text
     assert "Join requests waiting (1)" in text and text.index("Join requests") < text.index("Approved transfers")
     assert_no_pings(post)
 
