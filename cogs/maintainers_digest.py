@@ -161,7 +161,7 @@ class MaintainersDigest(EcoCog, name="MaintainersDigest"):
                     await self.service.record_posted(claim, channel.id, earlier)
                     log.info("maintainers' digest %s: found the post of a process that died", week)
                     return False
-            digest = await self.service.build()
+            digest = await self.service.build(claim.week_key)
             message = await channel.send(embed=render_digest(digest, weekly=True),
                                          allowed_mentions=discord.AllowedMentions.none())
             await self.service.record_posted(claim, channel.id, message.id)

@@ -305,7 +305,8 @@ class MaintainersDigestService:
         index = self.providers.index(after) + 1 if after in self.providers else len(self.providers)
         self.providers.insert(index, provider)
 
-    async def build(self) -> Digest:
+    async def build(self, week: str | None = None) -> Digest:
+        """The digest as of now; `week` names it (the claimed week, so its marker matches the claim)."""
         now = self.clock.now()
         sections = []
         async with self.db() as session:
@@ -314,7 +315,7 @@ class MaintainersDigestService:
                 section = await provider(ctx)
                 if section is not None and (section.lines or section.note):
                     sections.append(section)
-        return Digest(week_key(now), tuple(sections))
+        return Digest(week or week_key(now), tuple(sections))
 
     # ----- the weekly schedule ---------------------------------------------------------------------
 
