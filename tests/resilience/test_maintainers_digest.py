@@ -241,3 +241,17 @@ async def test_question_table_is_bounded(make_harness):
 
 async def _eq(value, expected):
     return (await value) == expected
+
+
+def test_digest_settings_are_checked():
+    import pytest
+
+    from bot.config import ConfigError, parse_settings
+
+    base = {"discord": {"guild_id": 1, "eco_channel_id": 2, "review_channel_id": 3, "maintainer_role_ids": [4]}}
+    ok = parse_settings(base | {"digest": {"weekday": 6, "hour": 23}}, {"DISCORD_TOKEN": "x"})
+    assert (ok.digest.weekday, ok.digest.hour, ok.digest.enabled) == (6, 23, True)
+    for bad, key in (({"weekday": 7}, "digest.weekday"), ({"hour": 24}, "digest.hour"),
+                     ({"claim_lease_minutes": 0}, "claim_lease_minutes"), ({"max_questions": 0}, "max_questions")):
+        with pytest.raises(ConfigError, match=key):
+            parse_settings(base | {"digest": bad}, {"DISCORD_TOKEN": "x"})
