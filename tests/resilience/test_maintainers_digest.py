@@ -255,3 +255,12 @@ def test_digest_settings_are_checked():
                      ({"claim_lease_minutes": 0}, "claim_lease_minutes"), ({"max_questions": 0}, "max_questions")):
         with pytest.raises(ConfigError, match=key):
             parse_settings(base | {"digest": bad}, {"DISCORD_TOKEN": "x"})
+
+
+async def test_disabled_weekly_digest_stays_quiet_but_answers_on_demand(make_harness):
+    h = await make_harness(digest={"enabled": False})
+    h.clock._now = MONDAY_8 + timedelta(hours=2)
+    assert await digest_cog(h).post_weekly() is False
+    assert digest_posts(h) == []
+    await (await h.slash(h.MAINTAINER, "eco digest")).wait_message(predicate=lambda m: "Posted" in m.text())
+    assert len(digest_posts(h, weekly=False)) == 1
