@@ -88,6 +88,8 @@ class EcoBot(commands.Bot):
         self.sync_on_start = sync_on_start
         # The newcomer listener, called from on_message below: one task per message instead of two.
         self.message_handler: Callable[[discord.Message], Awaitable[None]] | None = None
+        # Cheap synchronous observers of the same messages (the maintainers' digest notes questions).
+        self.message_observers: list[Callable[[discord.Message], None]] = []
         self.synced_on_start: bool | None = None
 
     # ----- start-up -------------------------------------------------------------------------------
@@ -132,10 +134,14 @@ class EcoBot(commands.Bot):
         # is called from here instead, so a busy channel costs one task per message, not two.
         # Only ordinary messages and replies: member-join, pin and thread-created notices are system
         # messages that nobody wrote, and Discord refuses a reply to them.
-        if self.message_handler is not None and message.type in (
-            discord.MessageType.default,
-            discord.MessageType.reply,
-        ):
+        if message.type not in (discord.MessageType.default, discord.MessageType.reply):
+            return
+        for observe in self.message_observers:
+            try:
+                observe(message)
+            except Exception:
+                log.exception("message observer %s failed", getattr(observe, "__qualname__", observe))
+        if self.message_handler is not None:
             await self.message_handler(message)
 
     # ----- helpers for cogs -----------------------------------------------------------------------

@@ -125,6 +125,20 @@ class FaqSettings:
 
 
 @dataclass(frozen=True)
+class DigestSettings:
+    """The maintainers' weekly digest in the review channel (not the contributors' digest DMs)."""
+
+    enabled: bool = True
+    weekday: int = 0  # 0 = Monday ... 6 = Sunday (UTC)
+    hour: int = 9  # UTC
+    check_minutes: float = 5.0  # how often the bot looks whether the week's post is due
+    claim_lease_minutes: float = 10.0  # a claim that never became a post is taken over after this
+    unanswered_after_hours: float = 24.0
+    question_retention_days: float = 14.0
+    max_questions: int = 500  # candidate questions kept (oldest pruned)
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     level: str = "INFO"
 
@@ -160,6 +174,7 @@ class Settings:
     contribute: ContributeSettings = ContributeSettings()
     faq: FaqSettings = FaqSettings()
     logging: LoggingSettings = LoggingSettings()
+    digest: DigestSettings = DigestSettings()
     secrets: Secrets = field(default_factory=lambda: Secrets(discord_token=""), repr=False)
 
     def replace(self, **changes: Any) -> Settings:
@@ -176,6 +191,7 @@ _SECTIONS: dict[str, type] = {
     "contribute": ContributeSettings,
     "faq": FaqSettings,
     "logging": LoggingSettings,
+    "digest": DigestSettings,
 }
 
 _ENV_SECRETS = {
@@ -284,6 +300,15 @@ def _validate(settings: Settings) -> None:
             raise ConfigError(f"config: `faq.{key}` must not be negative")
     if settings.contribute.digest_dm_interval_seconds < 0 or settings.contribute.digest_retry_seconds <= 0:
         raise ConfigError("config: `contribute.digest_dm_interval_seconds`/`digest_retry_seconds` must be positive")
+    dg = settings.digest
+    if not 0 <= dg.weekday <= 6 or not 0 <= dg.hour <= 23:
+        raise ConfigError("config: `digest.weekday` must be 0 (Monday) to 6 and `digest.hour` 0 to 23 (UTC)")
+    if dg.check_minutes <= 0 or dg.claim_lease_minutes <= 0 or dg.unanswered_after_hours <= 0:
+        raise ConfigError("config: `digest.check_minutes`, `claim_lease_minutes`, `unanswered_after_hours` "
+                          "must be positive")
+    if dg.question_retention_days <= 0 or not 1 <= dg.max_questions <= 100_000:
+        raise ConfigError("config: `digest.question_retention_days` must be positive and "
+                          "`digest.max_questions` 1 to 100000")
     if settings.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("config: `logging.level` must be DEBUG, INFO, WARNING or ERROR")
 
