@@ -176,7 +176,9 @@ def apply(checks: list[Any], assessment: Assessment, inactive_days: float, check
     adoption = assessment.adoption
     if adoption is None and assessment.inactive_without_work is None:
         return checks
-    out = [c for c in checks if c.key != "fork"]
+    # In the fork warning's place, among the repository checks: the card lists the first checks only.
+    at = next((n for n, c in enumerate(checks) if c.key == "fork"), len(checks))
+    out: list[Any] = []
     if adoption is None:
         quiet = assessment.inactive_without_work
         assert quiet is not None
@@ -187,7 +189,7 @@ def apply(checks: list[Any], assessment: Assessment, inactive_days: float, check
             "own progress.",
             decision=True,
         ))
-        return out
+        return [*checks[:at], *out, *checks[at + 1:]]
     limit = int(inactive_days)
     idle = f"{adoption.inactive_days} days" if adoption.inactive_days is not None else "ever"
     out.append(check_type(
@@ -198,7 +200,7 @@ def apply(checks: list[Any], assessment: Assessment, inactive_days: float, check
     ))
     out.append(check_type("adoption_fork_progress", PASS, "Fork carries the work on", progress_text(adoption)))
     out.append(check_type("adoption_pypi", WARN, "PyPI name of an adoption", pypi_text(adoption)))
-    return out
+    return [*checks[:at], *out, *checks[at + 1:]]
 
 
 def progress_text(adoption: Adoption) -> str:
