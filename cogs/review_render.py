@@ -205,7 +205,9 @@ def _adoption_field(found: adoption_mod.Adoption, settings: Settings) -> str:
     upstream = f"[{safe(found.upstream, 201)}]({web}/{found.upstream})" if name_ok else safe(found.upstream, 201)
     lines = [f"Upstream: {upstream}"]
     if found.upstream_description:
-        lines.append(f"> {safe(found.upstream_description, adoption_mod.MAX_DESCRIPTION)}")
+        # One line, whatever it held: a newline would end the quote and start a heading or a list.
+        one_line = " ".join(str(found.upstream_description)[: adoption_mod.MAX_DESCRIPTION].split())
+        lines.append(f"> {safe(one_line, adoption_mod.MAX_DESCRIPTION)}")
     idle = f" ({found.inactive_days} days)" if found.inactive_days is not None else ""
     lines.append(
         f"Upstream's last activity: {safe(adoption_mod.day(found.last_activity), 10)}{idle} · last push "
