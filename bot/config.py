@@ -78,6 +78,9 @@ class ReviewSettings:
     max_open_per_user: int = 3
     # Seconds a member waits between two submissions (each posts a card and spends GitHub calls).
     submit_cooldown_seconds: float = 120.0
+    # A fork whose upstream saw no push and no release for this many days, and that has work of its own, is
+    # an adoption of an abandoned extension (bot/services/adoption.py).
+    adoption_inactive_days: float = 365.0
 
 
 @dataclass(frozen=True)
@@ -288,6 +291,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("config: `review.thread_mode` must be \"card\" or \"requester\"")
     if settings.review.draft_expiry_days <= 0:
         raise ConfigError("config: `review.draft_expiry_days` must be positive")
+    if settings.review.adoption_inactive_days <= 0:
+        raise ConfigError("config: `review.adoption_inactive_days` must be positive")
     if settings.review.max_open_per_user < 1:
         raise ConfigError("config: `review.max_open_per_user` must be at least 1")
     if settings.review.submit_cooldown_seconds < 0 or settings.github.sign_in_cooldown_seconds < 0:

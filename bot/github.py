@@ -175,6 +175,15 @@ class Release:
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """How far `head` is ahead of and behind `base` (the compare API's counts)."""
+
+    ahead_by: int
+    behind_by: int
+    status: str
+
+
+@dataclass(frozen=True)
 class DeviceCode:
     device_code: str = field(repr=False)
     user_code: str
@@ -309,6 +318,25 @@ class GitHubClient:
         return [
             Release(tag=r["tag_name"], published_at=_dt(r.get("published_at"))) for r in resp.data if not r.get("draft")
         ]
+
+    async def compare(self, owner: str, name: str, base: str, head_owner: str, head: str) -> Comparison:
+        """Commits of `head_owner:head` (a fork in the same network) ahead of/behind `base` of owner/name.
+
+        "To compare branches across other repositories in the same network as `repo`, use the format
+        `<USERNAME>:branch`"; "when using paging, the list of changed files is only returned with page 1":
+        page 2 of one commit skips the file list (patches can run to megabytes), the counts are on every page.
+        https://docs.github.com/en/rest/commits/commits#compare-two-commits
+        """
+        basehead = f"{quote(base, safe='')}...{_seg(head_owner)}:{quote(head, safe='')}"
+        resp = await self._get(
+            f"/repos/{_seg(owner)}/{_seg(name)}/compare/{basehead}", params={"per_page": 1, "page": 2}
+        )
+        d = resp.data if isinstance(resp.data, dict) else {}
+        return Comparison(
+            ahead_by=max(int(d.get("ahead_by") or 0), 0),
+            behind_by=max(int(d.get("behind_by") or 0), 0),
+            status=str(d.get("status") or "")[:20],
+        )
 
     async def _paginate(self, path: str, params: dict[str, Any], per_page: int = 100) -> list[Any]:
         # Pages by number rather than by the server's Link URLs, so no absolute URL from a

@@ -15,7 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot.services.review import ITEMS, OPEN, REQUESTER_VOTE, REVIEWABLE, VOTE_EMOJIS, ReviewService, VoteOutcome
+from bot.services.review import ITEM_BY_KEY, OPEN, REQUESTER_VOTE, REVIEWABLE, VOTE_EMOJIS, ReviewService, VoteOutcome
 from bot.services.tracking import TrackingResult, TrackingService
 from cogs import review_render as render
 from cogs._base import EcoCog, GuardedDynamicItem, GuardedModal, custom_id_template, modal_values, require_maintainer
@@ -542,7 +542,7 @@ class Review(EcoCog, name="Review"):
 
     @app_commands.command(name="tick", description="Maintainers: mark a transfer checklist step as done")
     @app_commands.describe(request="Request number (#id on the review card)", item="The step", note="Optional note")
-    @app_commands.choices(item=[app_commands.Choice(name=spec.key, value=spec.key) for spec in ITEMS])
+    @app_commands.choices(item=[app_commands.Choice(name=spec.key, value=spec.key) for spec in ITEM_BY_KEY.values()])
     async def tick(
         self, interaction: discord.Interaction, request: int, item: str, note: str | None = None
     ) -> None:

@@ -15,6 +15,7 @@ import discord
 from bot.config import Settings
 from bot.db.models.transfers import TransferRequest
 from bot.markdown import escape, pypi_project_url
+from bot.services import adoption as adoption_mod
 from bot.services.package_files import valid_project_name
 from bot.services.review import (
     APPROVE,
@@ -196,15 +197,47 @@ def _pypi_link(name: str) -> str:
     return f"[{safe(name, 200)}]({pypi_project_url(name)})"
 
 
+def _adoption_field(found: adoption_mod.Adoption, settings: Settings) -> str:
+    """Upstream's last activity and the fork's progress, linked. Links only from checked GitHub names; every
+    outside string escaped and capped."""
+    web = settings.github.web_url
+    name_ok = adoption_mod.valid_full_name(found.upstream)
+    upstream = f"[{safe(found.upstream, 201)}]({web}/{found.upstream})" if name_ok else safe(found.upstream, 201)
+    lines = [f"Upstream: {upstream}"]
+    if found.upstream_description:
+        # One line, whatever it held: a newline would end the quote and start a heading or a list.
+        one_line = " ".join(str(found.upstream_description)[: adoption_mod.MAX_DESCRIPTION].split())
+        lines.append(f"> {safe(one_line, adoption_mod.MAX_DESCRIPTION)}")
+    idle = f" ({found.inactive_days} days)" if found.inactive_days is not None else ""
+    lines.append(
+        f"Upstream's last activity: {safe(adoption_mod.day(found.last_activity), 10)}{idle} · last push "
+        f"{safe(adoption_mod.day(found.upstream_last_push), 10)} · last release "
+        f"{safe(adoption_mod.day(found.upstream_last_release), 10)}"
+    )
+    progress = safe(adoption_mod.progress_text(found), 300)
+    if name_ok and found.compare and adoption_mod.valid_compare(found.compare) and found.ahead_by is not None:
+        progress += f" [compare]({web}/{found.upstream}/compare/{found.compare})"
+    lines.append(progress)
+    lines.append(f"PyPI: {safe(adoption_mod.pypi_text(found), 500)}")
+    return _clip("\n".join(lines))
+
+
 def render_card(data: CardData, settings: Settings) -> discord.Embed:
     r = data.request
     state = r.state
+    adoption = adoption_mod.load(r.report_json)
     embed = discord.Embed(
-        title=_clip(f"Transfer request #{r.id}: {r.repo_full_name}", 256),
+        title=_clip(f"Transfer request #{r.id}: {r.repo_full_name}" + (" (adoption)" if adoption else ""), 256),
         url=repo_url(r, settings),
         colour=COLOURS.get(state, discord.Colour.default()),
     )
     lines = [f"**State:** {LABELS.get(state, state)}"]
+    if adoption is not None:
+        lines.append(
+            f"\U0001f9ed **ADOPTION of an abandoned extension**: a fork of {safe(adoption.upstream, 201)}, inactive "
+            f"since {safe(adoption_mod.day(adoption.last_activity), 10)}. The maintainers decide; the PyPI name "
+            "stays with its original owners."
+        )
     if state in ("submitted", "under_review"):
         if r.verified_at is None:
             lines.append("\u26a0\ufe0f **NOT VERIFIED**: approving needs a maintainer's confirmation.")
@@ -252,6 +285,8 @@ def render_card(data: CardData, settings: Settings) -> discord.Embed:
     embed.add_field(name="Requester", value=f"<@{r.requester_id}>\nGitHub: **{github}**{proof}", inline=True)
     embed.add_field(name="Verification", value=_verification(r), inline=False)
     embed.add_field(name="Eligibility", value=_eligibility(r), inline=False)
+    if adoption is not None:
+        embed.add_field(name="Adoption", value=_adoption_field(adoption, settings), inline=False)
     embed.add_field(name="PyPI role", value=_pypi_role(r), inline=False)
     if r.reason:
         embed.add_field(name="Why transfer", value=safe(r.reason, 500), inline=False)
@@ -308,7 +343,22 @@ def requester_checklist(data: CardData, settings: Settings) -> str:
         f"2. **Transfer the repository** to `{org}` (Settings \u2192 Transfer). Guide: <{TRANSFER_DOCS}>",
     ]
     n = 3
-    if r.pypi_project:
+    path = adoption_mod.pypi_path(r.report_json) if r.pypi_project else None
+    if path == adoption_mod.PEP541:
+        steps.append(
+            f"{n}. **PyPI**: `{safe(r.pypi_project)}` belongs to its original owners. Either file a PEP 541 name "
+            f"transfer request for it (<{adoption_mod.PEP541_URL}>, at <{adoption_mod.PYPI_SUPPORT_URL}>) and tell "
+            f"the maintainers when it is filed, or publish under your fork's own name and make {owners} an "
+            "**Owner** of it."
+        )
+        n += 1
+    elif path == adoption_mod.OWN_NAME:
+        steps.append(
+            f"{n}. **PyPI**: make {owners} an **Owner** of `{safe(r.pypi_project)}`, your fork's own name (the "
+            f"abandoned name stays with its original owners unless a PEP 541 request is granted)."
+        )
+        n += 1
+    elif r.pypi_project:
         role = getattr(load_report(r), "pypi_role", None)
         warn = (
             " You are a Maintainer there: only an Owner can add Owners, so ask the current Owner."
@@ -317,6 +367,7 @@ def requester_checklist(data: CardData, settings: Settings) -> str:
         )
         steps.append(f"{n}. **PyPI**: make {owners} an **Owner** of `{safe(r.pypi_project)}`.{warn}")
         n += 1
+    if r.pypi_project:
         steps.append(
             f"{n}. **Trusted publishing** on PyPI for `{org}/{safe(r.repo_name)}`, workflow `publish.yaml`, "
             "environment `publish`."

@@ -203,7 +203,7 @@ class Transfers(EcoCog):
     def __init__(self, bot: EcoBot) -> None:
         super().__init__(bot)
         deps = bot.deps
-        eligibility = EligibilityService(deps.github, deps.pypi, bot.settings)
+        eligibility = EligibilityService(deps.github, deps.pypi, bot.settings, deps.clock)
         self.service = TransferService(deps.db, eligibility, deps.clock, bot.settings)
         self.status_service = TransferStatusService(
             self.service, ReviewService(deps.db, deps.clock, bot.settings), bot.settings

@@ -11,6 +11,7 @@ import json
 import logging
 import re
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,6 +20,7 @@ from bot.errors import ServiceUnavailable
 from bot.github import DirEntry, GitHubClient, Repo
 from bot.http import PYPI_MAX_BODY_BYTES, ApiError, NotFound, RateLimited, TooLarge
 from bot.pypi import PyPIClient, PyPIProject, normalize
+from bot.services import adoption as adoption_mod
 from bot.services import package_files
 from bot.services.package_files import requirement_name, valid_project_name
 from bot.services.repo_ref import GITHUB_HOSTS, github_hosts_from_url
@@ -69,8 +71,10 @@ ADVICE = {
     ),
     "not_owner": (
         "Only the current owner of a repository can transfer it. If the project looks abandoned, fork it, "
-        "work on it under your account, then introduce yourself in #pallets-eco and ask to join the org. "
-        "This protects the many people who install the package. See https://palletsprojects.com/ecosystem"
+        "work on it under your account, then ask with `/eco transfer` for your fork: a fork of an inactive "
+        "project with work of its own is reviewed as an adoption. To help with an extension already in the "
+        "org, ask with `/eco join`. This protects the many people who install the package. "
+        "See https://palletsprojects.com/ecosystem"
     ),
     "in_org": "It is already in pallets-eco: ask in #pallets-eco if you want to help maintain it.",
     "core": (
@@ -117,6 +121,7 @@ class Report:
     pypi_project: str | None = None
     pypi_project_source: str | None = None  # "given" or the file it was found in
     pypi_role: str | None = None
+    adoption: dict[str, Any] | None = None  # set for an adoption of an abandoned extension (services/adoption.py)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
@@ -176,8 +181,10 @@ def _unavailable(service: str, exc: ApiError) -> ChecksUnavailable:
 
 
 class EligibilityService:
-    def __init__(self, github: GitHubClient, pypi: PyPIClient, settings: Settings) -> None:
+    def __init__(self, github: GitHubClient, pypi: PyPIClient, settings: Settings, clock: Any = None) -> None:
         self._github = github
+        self._clock = clock
+        self._adoption_days = settings.review.adoption_inactive_days
         self._pypi = pypi
         self._org = settings.github.org.lower()
         self._trusted_pypi_orgs = {o.lower() for o in settings.pypi.trusted_organizations}
@@ -291,6 +298,8 @@ class EligibilityService:
         if role_check:
             checks.append(role_check)
         checks.append(self._license(repo, project))
+        adoption = await self._adoption(repo, pypi_project, project, role)
+        checks = adoption_mod.apply(checks, adoption, self._adoption_days, Check)
         report = Report(
             verdict=ELIGIBLE,
             checks=checks,
@@ -302,8 +311,26 @@ class EligibilityService:
             pypi_project=_project_name(project, pypi_project),
             pypi_project_source=source,
             pypi_role=role,
+            adoption=adoption.adoption.to_dict() if adoption.adoption else None,
         )
         return _decide(report)
+
+    async def _adoption(
+        self, repo: Repo, name: str | None, project: PyPIProject | None, role: str | None
+    ) -> adoption_mod.Assessment:
+        if not repo.fork:
+            return adoption_mod.Assessment(None)
+        links: list[str] = []
+        if project is not None:
+            urls = project.project_urls if isinstance(project.project_urls, dict) else {}
+            links = [r for r in (self._github_repo_of(u) for u in [*list(urls.values())[:MAX_PYPI_URLS],
+                                                                    project.home_page] if isinstance(u, str)) if r]
+        now = self._clock.now() if self._clock is not None else datetime.now(UTC)
+        found = await self._gh(adoption_mod.assess(
+            self._github, repo, now=now, inactive_days=self._adoption_days, pypi_name=name, project=project,
+            pypi_links=links, pypi_role=role,
+        ))
+        return found if found is not None else adoption_mod.Assessment(None)
 
     def _missing(self, full_name: str, *, private: bool) -> Report:
         reason = (

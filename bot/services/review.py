@@ -22,6 +22,7 @@ from bot.db.models.transfers import TransferEvent, TransferRequest
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFoundError
 from bot.github import GitHubClient
 from bot.http import ApiError, RateLimited, Unavailable
+from bot.services import adoption
 from bot.services.states import audit, transition
 
 log = logging.getLogger(__name__)
@@ -64,12 +65,28 @@ ITEMS: tuple[ItemSpec, ...] = (
     ItemSpec("readthedocs", "Read the Docs: {owners} added as maintainer", False),
     ItemSpec("test_pypi", "Test PyPI: {owners} is an Owner (or not used)", False, needs_pypi=True),
 )
-ITEM_BY_KEY = {spec.key: spec for spec in ITEMS}
+# An adoption's PyPI name belongs to the original owners: one of these replaces "pypi_owner" (services/adoption.py).
+ADOPTION_ITEMS: dict[str, ItemSpec] = {
+    adoption.PEP541: ItemSpec("adoption_pep541", "PyPI: PEP 541 request filed for the abandoned name", False,
+                              needs_pypi=True),
+    adoption.OWN_NAME: ItemSpec("adoption_own_name", "PyPI: {owners} is an Owner of the fork's own name", True,
+                                needs_pypi=True),
+}
+ITEM_BY_KEY = {spec.key: spec for spec in (*ITEMS, *ADOPTION_ITEMS.values())}
+# Card order: an adoption's PyPI step stands where "pypi_owner" would.
+ITEM_ORDER = {spec.key: n for n, spec in enumerate(ITEMS)} | {
+    spec.key: [i.key for i in ITEMS].index("pypi_owner") for spec in ADOPTION_ITEMS.values()
+}
 
 
 def items_for(request: TransferRequest) -> list[ItemSpec]:
-    """The checklist of one request: PyPI steps only when it has a PyPI project."""
-    return [spec for spec in ITEMS if request.pypi_project or not spec.needs_pypi]
+    """The checklist of one request: PyPI steps only when it has a PyPI project; an adoption's own PyPI step.
+    Read from the stored report, so it is the same list before and after a restart."""
+    specs = [spec for spec in ITEMS if request.pypi_project or not spec.needs_pypi]
+    path = adoption.pypi_path(request.report_json) if request.pypi_project else None
+    if path is not None:
+        specs = [ADOPTION_ITEMS[path] if spec.key == "pypi_owner" else spec for spec in specs]
+    return specs
 
 
 def item_title(spec: ItemSpec, settings: Settings) -> str:
@@ -221,7 +238,7 @@ class ReviewService:
             items = (
                 await session.scalars(select(ChecklistItem).where(ChecklistItem.request_id == request_id))
             ).all()
-            order = {spec.key: n for n, spec in enumerate(ITEMS)}
+            order = ITEM_ORDER
             nudges = (
                 await session.scalars(
                     select(ReviewNudge).where(ReviewNudge.request_id == request_id).order_by(ReviewNudge.sent_at)
@@ -790,7 +807,7 @@ class ReviewService:
                 .where(ChecklistItem.request_id == request.id, ChecklistItem.done_at.is_(None))
             )
         ).all()
-        order = {spec.key: n for n, spec in enumerate(ITEMS)}
+        order = ITEM_ORDER
         keys = sorted(open_items, key=lambda k: order.get(k, 99))
         names = [_short(k) for k in keys]
         return "checklist: " + (", ".join(names) if names else "nothing (finishing)")
@@ -805,6 +822,8 @@ SHORT_NAMES = {
     "release": "new release",
     "readthedocs": "Read the Docs",
     "test_pypi": "Test PyPI",
+    "adoption_pep541": "PEP 541 request",
+    "adoption_own_name": "PyPI owner (fork's name)",
 }
 
 

@@ -40,7 +40,9 @@ log = logging.getLogger(__name__)
 NOTICE = re.compile(r"pallets[\s-]+community[\s-]+ecosystem", re.IGNORECASE)
 PUBLISH_WORKFLOW = re.compile(r"(publish|release|pypi|deploy)[^/]*\.ya?ml$", re.IGNORECASE)
 REPO_ITEMS = frozenset({"repo_transferred", "publish_workflow", "readme_notice"})
-PYPI_ITEMS = frozenset({"pypi_owner", "release"})
+PYPI_ITEMS = frozenset({"pypi_owner", "adoption_own_name", "release"})
+# Checked the same way: the trusted owners hold the project (an adoption's own name, or the usual one).
+OWNER_ITEMS = ("pypi_owner", "adoption_own_name")
 
 
 @dataclass
@@ -312,7 +314,8 @@ class TrackingService:
         assert request.pypi_project is not None
         name = request.pypi_project
         project = None
-        if "pypi_owner" in undone:
+        owner_key = next((key for key in OWNER_ITEMS if key in undone), None)
+        if owner_key is not None:
             project = await self._pypi_project(name)
             # `ownership.roles` lists direct roles only: rights through a PyPI organisation never show
             # there, so a project in one the maintainers hold counts as handed over.
@@ -320,9 +323,9 @@ class TrackingService:
             trusted = {u.lower() for u in self.settings.pypi.trusted_owners}
             owners = [u for u in project.users_with_role("Owner") if u.lower() in trusted]
             if project.organization and project.organization.lower() in trusted_orgs:
-                obs.done["pypi_owner"] = f"in the PyPI organisation {project.organization}"
+                obs.done[owner_key] = f"in the PyPI organisation {project.organization}"
             elif owners:
-                obs.done["pypi_owner"] = f"{', '.join(owners)} is Owner"
+                obs.done[owner_key] = f"{', '.join(owners)} is Owner"
         if "release" in undone and tracking.approved_at is not None:
             release = await self._release_from_new_home(name, project, tracking, obs, transferred_at)
             if release is not None:

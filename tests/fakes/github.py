@@ -408,6 +408,12 @@ class FakeGitHub(FakeService):
         self.moved[old_full_name.lower()] = repo["id"]
         return repo
 
+    def set_fork_progress(self, fork_full_name: str, ahead_by: int, behind_by: int = 0) -> None:
+        """The fork's default branch has `ahead_by` commits its parent lacks (and lacks `behind_by` of its)."""
+        repo = self.repo(fork_full_name)
+        assert repo["fork_of"], f"{fork_full_name} is not a fork"
+        repo["ahead_by"], repo["behind_by"] = ahead_by, behind_by
+
     def set_topics(self, full_name: str, topics: Iterable[str]) -> None:
         self.repo(full_name)["topics"] = list(topics)
 
@@ -680,6 +686,7 @@ class FakeGitHub(FakeService):
             r.add_get(prefix + "/actions/workflows", self._h_workflows)
             r.add_get(prefix + "/issues", self._h_repo_issues)
             r.add_get(prefix + "/releases", self._h_releases)
+            r.add_get(prefix + "/compare/{basehead}", self._h_compare)
         r.add_get("/api/orgs/{org}/repos", self._h_org_repos)
         r.add_get("/api/orgs/{org}/memberships/{user}", self._h_get_membership)
         r.add_put("/api/orgs/{org}/memberships/{user}", self._h_put_membership)
@@ -794,6 +801,56 @@ class FakeGitHub(FakeService):
         state = request.query.get("state", "open")
         issues = [i for i in reversed(repo["issues"]) if state == "all" or i["state"] == state]
         return self._paged(request, [self.issue_json(repo, i) for i in issues])
+
+    def _network_root(self, repo: dict[str, Any]) -> dict[str, Any]:
+        while repo["fork_of"]:
+            repo = self.repo(repo["fork_of"])
+        return repo
+
+    async def _h_compare(self, request: web.Request) -> web.Response:
+        # GET /repos/{owner}/{repo}/compare/{base}...{head}: both are branches of the repo, or of another
+        # repository in the same network as `<USERNAME>:branch`; the file list comes only with page 1 when
+        # paging. https://docs.github.com/en/rest/commits/commits#compare-two-commits
+        # Only the fork-against-its-parent case the bot asks is modelled: any other pair answers 404.
+        repo = self._repo_from(request)
+        base, sep, head = request.match_info["basehead"].partition("...")
+        if not sep:
+            raise Reply(404, NOT_FOUND)
+        head_owner, _, head_branch = head.rpartition(":")
+        other = repo
+        if head_owner and head_owner.lower() != repo["owner"].lower():
+            other = next((r for r in self.repos.values() if r["owner"].lower() == head_owner.lower()
+                          and self._network_root(r) is self._network_root(repo) and self._visible(r, request[LOGIN])),
+                         None)
+            if other is None:
+                raise Reply(404, NOT_FOUND)
+        if base != repo["default_branch"] or head_branch != other["default_branch"]:
+            raise Reply(404, NOT_FOUND)
+        if other is repo:
+            ahead = behind = 0
+        elif other["fork_of"] and self.repo(other["fork_of"]) is repo:
+            ahead, behind = other.get("ahead_by", 0), other.get("behind_by", 0)
+        else:
+            raise Reply(404, NOT_FOUND)
+        status = "identical" if not (ahead or behind) else ("diverged" if ahead and behind else
+                                                            ("ahead" if ahead else "behind"))
+        per_page = max(1, min(int(request.query.get("per_page", 250)), 100 if "per_page" in request.query else 250))
+        page = max(1, int(request.query.get("page", 1)))
+        commits = [{"sha": hashlib.sha1(f"{self._full(other)}:{n}".encode()).hexdigest(),
+                    "commit": {"message": f"commit {n}"}} for n in range(ahead)]
+        data: dict[str, Any] = {
+            "url": f"{self.api_url}/repos/{self._full(repo)}/compare/{base}...{head}",
+            "html_url": f"{self.web_url}/{self._full(repo)}/compare/{base}...{head}",
+            "status": status,
+            "ahead_by": ahead,
+            "behind_by": behind,
+            "total_commits": ahead,
+            "commits": commits[(page - 1) * per_page : page * per_page],
+        }
+        if page == 1:
+            data["files"] = [{"filename": f"file{n}.py", "status": "modified", "patch": "@@ -1 +1 @@\n-a\n+b"}
+                             for n in range(min(ahead, 300))]
+        return json_response(data)
 
     async def _h_releases(self, request: web.Request) -> web.Response:
         repo = self._repo_from(request)
