@@ -125,6 +125,22 @@ class FaqSettings:
 
 
 @dataclass(frozen=True)
+class RadarSettings:
+    """Compatibility radar and `/eco health`: refreshed in the background, never while someone waits."""
+
+    enabled: bool = True
+    # Each project is re-read (conditional requests: 304s cost no GitHub rate limit) at most this often.
+    refresh_minutes: float = 60.0
+    # Projects read per background pass (one pass every 5 minutes), so a refresh is spread over time.
+    projects_per_pass: int = 10
+    # Flag a project with no release for this long while its default branch has commits since.
+    stale_release_months: int = 18
+    # Radar posts for pre-releases (3.2.0rc1) of the core projects too.
+    include_prereleases: bool = False
+    core_projects: tuple[str, ...] = ("flask", "werkzeug", "jinja2", "click", "markupsafe", "itsdangerous", "wtforms")
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     level: str = "INFO"
 
@@ -160,6 +176,7 @@ class Settings:
     contribute: ContributeSettings = ContributeSettings()
     faq: FaqSettings = FaqSettings()
     logging: LoggingSettings = LoggingSettings()
+    radar: RadarSettings = RadarSettings()
     secrets: Secrets = field(default_factory=lambda: Secrets(discord_token=""), repr=False)
 
     def replace(self, **changes: Any) -> Settings:
@@ -176,6 +193,7 @@ _SECTIONS: dict[str, type] = {
     "contribute": ContributeSettings,
     "faq": FaqSettings,
     "logging": LoggingSettings,
+    "radar": RadarSettings,
 }
 
 _ENV_SECRETS = {
@@ -284,6 +302,13 @@ def _validate(settings: Settings) -> None:
             raise ConfigError(f"config: `faq.{key}` must not be negative")
     if settings.contribute.digest_dm_interval_seconds < 0 or settings.contribute.digest_retry_seconds <= 0:
         raise ConfigError("config: `contribute.digest_dm_interval_seconds`/`digest_retry_seconds` must be positive")
+    if settings.radar.refresh_minutes <= 0 or settings.radar.projects_per_pass < 1:
+        raise ConfigError("config: `radar.refresh_minutes` and `radar.projects_per_pass` must be positive")
+    if not 1 <= settings.radar.stale_release_months <= 240:
+        raise ConfigError("config: `radar.stale_release_months` must be between 1 and 240")
+    for name in settings.radar.core_projects:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,49}", name):
+            raise ConfigError(f"config: `radar.core_projects` holds {name!r}, not a normalised PyPI name")
     if settings.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("config: `logging.level` must be DEBUG, INFO, WARNING or ERROR")
 
