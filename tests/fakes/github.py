@@ -851,8 +851,8 @@ class FakeGitHub(FakeService):
         branch = request.query.get("sha") or repo["default_branch"]
         since = request.query.get("since")
         after = datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
-        commits = sorted((c for c in repo["commits"] if c["branch"] == branch and (after is None or c["date"] >= after)),
-                         key=lambda c: c["date"], reverse=True)
+        kept = [c for c in repo["commits"] if c["branch"] == branch and (after is None or c["date"] >= after)]
+        commits = sorted(kept, key=lambda c: c["date"], reverse=True)
         full = self._full(repo)
         return self._paged(request, [
             {"sha": c["sha"], "html_url": f"{self.web_url}/{full}/commit/{c['sha']}",
