@@ -131,7 +131,8 @@ class RadarSettings:
     enabled: bool = True
     # Each project is re-read (conditional requests: 304s cost no GitHub rate limit) at most this often.
     refresh_minutes: float = 60.0
-    # Projects read per background pass (one pass every 5 minutes), so a refresh is spread over time.
+    # One background pass this often; each reads a few projects, so a refresh is spread over time.
+    pass_minutes: float = 5.0
     projects_per_pass: int = 10
     # Flag a project with no release for this long while its default branch has commits since.
     stale_release_months: int = 18
@@ -302,8 +303,8 @@ def _validate(settings: Settings) -> None:
             raise ConfigError(f"config: `faq.{key}` must not be negative")
     if settings.contribute.digest_dm_interval_seconds < 0 or settings.contribute.digest_retry_seconds <= 0:
         raise ConfigError("config: `contribute.digest_dm_interval_seconds`/`digest_retry_seconds` must be positive")
-    if settings.radar.refresh_minutes <= 0 or settings.radar.projects_per_pass < 1:
-        raise ConfigError("config: `radar.refresh_minutes` and `radar.projects_per_pass` must be positive")
+    if settings.radar.refresh_minutes <= 0 or settings.radar.pass_minutes <= 0 or settings.radar.projects_per_pass < 1:
+        raise ConfigError("config: `radar.refresh_minutes`, `pass_minutes` and `projects_per_pass` must be positive")
     if not 1 <= settings.radar.stale_release_months <= 240:
         raise ConfigError("config: `radar.stale_release_months` must be between 1 and 240")
     for name in settings.radar.core_projects:

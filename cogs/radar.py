@@ -16,7 +16,7 @@ from discord.ext import tasks
 
 from bot.errors import DomainError, NotAllowed
 from bot.markdown import escape, pypi_project_url
-from bot.services.radar import PASS_MINUTES, ProjectHealth, RadarAlert, RadarService, display
+from bot.services.radar import ProjectHealth, RadarAlert, RadarService, display
 from bot.services.suggestions_text import age_text, elapsed_text
 from cogs._base import EcoCog, GuardedDynamicItem, custom_id_template, fit_message
 
@@ -190,6 +190,7 @@ class Radar(EcoCog):
     async def cog_load(self) -> None:
         await super().cog_load()
         if self.bot.deps.start_background_tasks and self.bot.settings.radar.enabled:
+            self.radar_loop.change_interval(minutes=self.bot.settings.radar.pass_minutes)
             self.radar_loop.start()
 
     async def cog_unload(self) -> None:
@@ -229,7 +230,7 @@ class Radar(EcoCog):
 
     # ----- background work ------------------------------------------------------------------------
 
-    @tasks.loop(minutes=PASS_MINUTES)
+    @tasks.loop(minutes=5)
     async def radar_loop(self) -> None:
         try:
             await self.run_pass()

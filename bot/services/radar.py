@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)  # a poster killed mid-post leaves this; another process reclaims it after
 NAME_RECHECK = timedelta(days=30)  # the PyPI name from pyproject.toml is read again this often
-PASS_MINUTES = 5.0  # the cog runs one pass this often
 ISSUES_PAGE = 100
 FAILED_RUNS = frozenset({"failure", "timed_out", "startup_failure"})
 DISPLAY = {
@@ -160,7 +159,7 @@ class RadarService:
 
     def per_pass(self, total: int) -> int:
         """Projects per pass so that all are read once per refresh interval, spread over the passes."""
-        passes = max(1.0, self._cfg.refresh_minutes / PASS_MINUTES)
+        passes = max(1.0, self._cfg.refresh_minutes / self._cfg.pass_minutes)
         return max(1, min(self._cfg.projects_per_pass, math.ceil(total / passes))) if total else 0
 
     async def refresh_pass(self, *, all_due: bool = False) -> PassResult:
