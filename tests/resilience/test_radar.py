@@ -186,3 +186,24 @@ async def test_nothing_changed_costs_no_github_rate_limit(eco):
     result = await eco.bot.get_cog("Radar").service.refresh_pass(all_due=True)
     assert result.projects == 3
     assert result.github.requests > 0 and result.github.counted == 0  # all 304s
+
+
+async def test_prereleases_are_posted_only_when_configured(make_harness):
+    h = await make_harness(radar={"include_prereleases": True})
+    h.clock.advance(seconds=(NOW - h.clock.now()).total_seconds())
+    h.github.add_org(ORG)
+    world(h)
+    await prime(h)
+    h.pypi.add_release("Flask", "3.1.0rc1", ago(minutes=5))
+    alerts = await h.bot.get_cog("Radar").run_pass()
+    assert [(a.core, a.version) for a in alerts] == [("flask", "3.1.0rc1")]
+    assert radar_posts(h)[0].content.startswith("**Compatibility radar: Flask 3.1.0rc1**")
+
+
+async def test_unknown_project_is_refused_politely(eco):
+    world(eco)
+    await prime(eco)
+    ask = await eco.slash(eco.USER, "eco health", project="@everyone not-a-project")
+    msg = await ask.wait_message()
+    assert msg.ephemeral and "not a pallets-eco project I know of" in msg.text()
+    assert_no_pings(msg)
