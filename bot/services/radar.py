@@ -244,7 +244,8 @@ class RadarService:
             return answer
 
         released_at = row.released_at
-        if pypi_name and keys["pypi"]:
+        # A repository that is not on PyPI is asked again only with its name (monthly): 404s carry no ETag.
+        if pypi_name and keys["pypi"] and (row.on_pypi is not False or "name_checked_at" in changes):
             project_holder: list[Any] = []
 
             async def pypi_call(etag: str | None) -> Conditional:

@@ -181,11 +181,15 @@ async def test_show_publicly_works_after_a_restart_and_only_for_the_person_who_a
 
 async def test_nothing_changed_costs_no_github_rate_limit(eco):
     world(eco)
+    eco.github.add_repo(f"{ORG}/flask-docs-translations", owner_type="Organization")  # not on PyPI
     await prime(eco)
     eco.clock.advance(hours=2)
+    asked = eco.pypi.count("GET", r"^/pypi/flask-docs-translations/json$")
     result = await eco.bot.get_cog("Radar").service.refresh_pass(all_due=True)
-    assert result.projects == 3
+    assert result.projects == 4
     assert result.github.requests > 0 and result.github.counted == 0  # all 304s
+    # A 404 carries no ETag: a project not on PyPI is asked again only with its monthly name check.
+    assert eco.pypi.count("GET", r"^/pypi/flask-docs-translations/json$") == asked == 1
 
 
 async def test_prereleases_are_posted_only_when_configured(make_harness):
@@ -207,3 +211,22 @@ async def test_unknown_project_is_refused_politely(eco):
     msg = await ask.wait_message()
     assert msg.ephemeral and "not a pallets-eco project I know of" in msg.text()
     assert_no_pings(msg)
+
+
+async def test_the_org_table_fits_discord_limits_with_many_flagged_projects(eco):
+    from bot.db.models.radar import RadarCore, RadarProject
+
+    async with eco.db() as s:
+        s.add(RadarCore(project="flask", version="3.0.3", seen_at=NOW))
+        for n in range(120):
+            s.add(RadarProject(
+                repo_id=10_000 + n, full_name=f"{ORG}/flask-{'x' * 80}-{n}", default_branch="main",
+                pypi_name=f"flask-{n}", on_pypi=True, version="1.0", released_at=ago(days=900),
+                requires_json='[{"name": "flask", "spec": "<3", "extra": false}]', requires_dropped=0,
+                ci_state="failure", unreleased_commits=True, issues_capped=False, checked_at=NOW))
+        await s.commit()
+    ask = await eco.slash(eco.USER, "eco health")
+    embed = (await ask.wait_message()).embeds[0]
+    assert len(embed["description"]) <= 4096 and "more: `/eco health project:` shows one." in embed["description"]
+    assert sum(len(str(embed.get(k) or "")) for k in ("title", "description")) + len(embed["footer"]["text"]) <= 6000
+    assert "120 projects flagged" in embed["footer"]["text"].replace("120 of 120", "120")
