@@ -142,6 +142,23 @@ class DigestSettings:
 
 
 @dataclass(frozen=True)
+class RadarSettings:
+    """Compatibility radar and `/eco health`: refreshed in the background, never while someone waits."""
+
+    enabled: bool = True
+    # Each project is re-read (conditional requests: 304s cost no GitHub rate limit) at most this often.
+    refresh_minutes: float = 60.0
+    # One background pass this often; each reads a few projects, so a refresh is spread over time.
+    pass_minutes: float = 5.0
+    projects_per_pass: int = 10
+    # Flag a project with no release for this long while its default branch has commits since.
+    stale_release_months: int = 18
+    # Radar posts for pre-releases (3.2.0rc1) of the core projects too.
+    include_prereleases: bool = False
+    core_projects: tuple[str, ...] = ("flask", "werkzeug", "jinja2", "click", "markupsafe", "itsdangerous", "wtforms")
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     level: str = "INFO"
 
@@ -178,6 +195,7 @@ class Settings:
     faq: FaqSettings = FaqSettings()
     logging: LoggingSettings = LoggingSettings()
     digest: DigestSettings = DigestSettings()
+    radar: RadarSettings = RadarSettings()
     secrets: Secrets = field(default_factory=lambda: Secrets(discord_token=""), repr=False)
 
     def replace(self, **changes: Any) -> Settings:
@@ -195,6 +213,7 @@ _SECTIONS: dict[str, type] = {
     "faq": FaqSettings,
     "logging": LoggingSettings,
     "digest": DigestSettings,
+    "radar": RadarSettings,
 }
 
 _ENV_SECRETS = {
@@ -314,6 +333,13 @@ def _validate(settings: Settings) -> None:
     if dg.question_retention_days <= 0 or not 1 <= dg.max_questions <= 100_000:
         raise ConfigError("config: `digest.question_retention_days` must be positive and "
                           "`digest.max_questions` 1 to 100000")
+    if settings.radar.refresh_minutes <= 0 or settings.radar.pass_minutes <= 0 or settings.radar.projects_per_pass < 1:
+        raise ConfigError("config: `radar.refresh_minutes`, `pass_minutes` and `projects_per_pass` must be positive")
+    if not 1 <= settings.radar.stale_release_months <= 240:
+        raise ConfigError("config: `radar.stale_release_months` must be between 1 and 240")
+    for name in settings.radar.core_projects:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,49}", name):
+            raise ConfigError(f"config: `radar.core_projects` holds {name!r}, not a normalised PyPI name")
     if settings.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("config: `logging.level` must be DEBUG, INFO, WARNING or ERROR")
 

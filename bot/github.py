@@ -16,7 +16,17 @@ from urllib.parse import quote, urlsplit
 
 import aiohttp
 
-from bot.http import ApiError, ApiResponse, ApiStats, JsonApi, NotFound, RateLimitInfo, Unavailable
+from bot.http import (
+    ApiError,
+    ApiResponse,
+    ApiStats,
+    Conditional,
+    JsonApi,
+    NotFound,
+    RateLimitInfo,
+    Unavailable,
+    stored_etag,
+)
 
 API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -348,6 +358,18 @@ class GitHubClient:
             if len(resp.data) < per_page:
                 break
         return items
+
+    async def get_conditional(self, path: str, *, params: dict[str, Any] | None = None,
+                              etag: str | None = None) -> Conditional:
+        """A GET with the bot's token and an ETag the caller stores (the radar keeps them in SQLite, so a
+        restart still asks conditionally): a 304 costs no rate limit when authenticated."""
+        headers = {"If-None-Match": etag} if etag else None
+        resp = await self._api.request(
+            "GET", path, params=params, headers=headers, token=self._token, cache=False, expected=(200, 304)
+        )
+        if resp.status == 304:
+            return Conditional(True, None, etag)
+        return Conditional(False, resp.data, stored_etag(resp.headers))
 
     async def list_org_repos(self, org: str) -> list[Repo]:
         data = await self._paginate(f"/orgs/{_seg(org)}/repos", {"type": "all"})

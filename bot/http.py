@@ -95,6 +95,24 @@ class ApiResponse:
     from_cache: bool = False
 
 
+@dataclass(frozen=True)
+class Conditional:
+    """The answer to a conditional GET whose ETag the caller keeps (in the database): `data` is None
+    on a 304, when the caller's stored answer still holds."""
+
+    not_modified: bool
+    data: Any
+    etag: str | None
+
+
+MAX_ETAG_CHARS = 200  # longer ETags are not stored (real ones are ~40-70 characters)
+
+
+def stored_etag(headers: Mapping[str, str]) -> str | None:
+    etag = headers.get("ETag")
+    return etag if etag and len(etag) <= MAX_ETAG_CHARS and etag.isprintable() else None
+
+
 @dataclass
 class ApiStats:
     requests: int = 0  # HTTP requests actually sent, retries included

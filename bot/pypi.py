@@ -15,7 +15,17 @@ from typing import Any
 
 import aiohttp
 
-from bot.http import PYPI_MAX_BODY_BYTES, ApiResponse, ApiStats, JsonApi, NotFound, RateLimitInfo, Unavailable
+from bot.http import (
+    PYPI_MAX_BODY_BYTES,
+    ApiResponse,
+    ApiStats,
+    Conditional,
+    JsonApi,
+    NotFound,
+    RateLimitInfo,
+    Unavailable,
+    stored_etag,
+)
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 _NORMALIZE = re.compile(r"[-_.]+")
@@ -240,6 +250,23 @@ class PyPIClient:
         if not isinstance(resp.data, dict):
             raise Unavailable(resp.status, "PyPI sent a response the bot could not read.")
         return _project(resp.data)
+
+    async def get_project_conditional(
+        self, name: str, etag: str | None = None
+    ) -> tuple[Conditional, PyPIProject | None]:
+        """The project JSON asked with a stored ETag (None on a 304: the stored answer holds). Raises NotFound."""
+        path = f"/pypi/{normalize(self._valid(name))}/json"
+        headers = {"If-None-Match": etag} if etag else None
+        resp = await self._api.request("GET", path, headers=headers, cache=False, expected=(200, 304))
+        if resp.status in (301, 302, 307, 308):
+            resp = await self._api.request(
+                "GET", self._api.relative_path(resp.headers.get("Location", "")), cache=False, expected=(200, 304)
+            )
+        if resp.status == 304:
+            return Conditional(True, None, etag), None
+        if not isinstance(resp.data, dict):
+            raise Unavailable(resp.status, "PyPI sent a response the bot could not read.")
+        return Conditional(False, None, stored_etag(resp.headers)), _project(resp.data)
 
     async def get_index(self, name: str) -> PyPIIndex:
         """The project's JSON simple index page: status, versions, files with upload times and yanks."""

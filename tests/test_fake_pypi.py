@@ -105,3 +105,17 @@ async def test_the_deprecated_releases_key_can_be_dropped(fake, http):
     fake.releases_key = False
     _, _, body = await get(http, f"{fake.url}/pypi/flask-thing/json")
     assert "releases" not in body and body["urls"]
+
+
+async def test_info_version_is_the_newest_stable_release_in_version_order():
+    """Warehouse's `latest_release_factory`: not yanked, not a pre-release, highest version."""
+    from datetime import UTC, datetime
+
+    from tests.fakes.pypi import FakePyPI
+
+    pypi = FakePyPI()
+    pypi.add_project("Flask", version="3.0.3", releases={"3.0.3": datetime(2024, 1, 1, tzinfo=UTC)})
+    pypi.add_release("Flask", "3.1.0", datetime(2024, 6, 1, tzinfo=UTC))
+    pypi.add_release("Flask", "3.2.0rc1", datetime(2024, 7, 1, tzinfo=UTC))
+    pypi.add_release("Flask", "2.3.4", datetime(2024, 8, 1, tzinfo=UTC))  # a backport, uploaded later
+    assert pypi.project_json(pypi.project("Flask"))["info"]["version"] == "3.1.0"

@@ -390,6 +390,8 @@ class FakeGitHub(FakeService):
             "maintainers": {m.lower() for m in maintainers},
             "releases": [(r, now) if isinstance(r, str) else r for r in releases],
             "issues": [],
+            "runs": [],  # workflow runs: {"id", "branch", "status", "conclusion", "created_at"}
+            "commits": [],  # {"sha", "branch", "date"}
         }
         self.repos[repo["id"]] = repo
         return repo
@@ -454,6 +456,24 @@ class FakeGitHub(FakeService):
         }
         repo["issues"].append(issue)
         return issue
+
+    def add_workflow_run(
+        self, full_name: str, conclusion: str | None = "success", *, branch: str | None = None,
+        status: str = "completed", created_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        repo = self.repo(full_name)
+        run = {"id": next(self._ids), "branch": branch or repo["default_branch"], "status": status,
+               "conclusion": conclusion if status == "completed" else None,
+               "created_at": created_at or datetime.now(UTC)}
+        repo["runs"].append(run)
+        return run
+
+    def add_commit(self, full_name: str, when: datetime, *, branch: str | None = None) -> dict[str, Any]:
+        repo = self.repo(full_name)
+        commit = {"sha": hashlib.sha1(f"{full_name}{len(repo['commits'])}".encode()).hexdigest(),
+                  "branch": branch or repo["default_branch"], "date": when}
+        repo["commits"].append(commit)
+        return commit
 
     def update_issue(self, full_name: str, number: int, **changes: Any) -> dict[str, Any]:
         issue = self.repo(full_name)["issues"][number - 1]
@@ -687,6 +707,8 @@ class FakeGitHub(FakeService):
             r.add_get(prefix + "/issues", self._h_repo_issues)
             r.add_get(prefix + "/releases", self._h_releases)
             r.add_get(prefix + "/compare/{basehead}", self._h_compare)
+            r.add_get(prefix + "/actions/runs", self._h_runs)
+            r.add_get(prefix + "/commits", self._h_commits)
         r.add_get("/api/orgs/{org}/repos", self._h_org_repos)
         r.add_get("/api/orgs/{org}/memberships/{user}", self._h_get_membership)
         r.add_put("/api/orgs/{org}/memberships/{user}", self._h_put_membership)
@@ -797,9 +819,16 @@ class FakeGitHub(FakeService):
         return json_response({"total_count": len(workflows), "workflows": workflows})
 
     async def _h_repo_issues(self, request: web.Request) -> web.Response:
+        # Pull requests are issues here too; `sort` (created, updated, comments; default created) and
+        # `direction` (default desc): https://docs.github.com/en/rest/issues/issues#list-repository-issues
         repo = self._repo_from(request)
         state = request.query.get("state", "open")
-        issues = [i for i in reversed(repo["issues"]) if state == "all" or i["state"] == state]
+        issues = [i for i in repo["issues"] if state == "all" or i["state"] == state]
+        sort = request.query.get("sort", "created")
+        key = {"created": "created_at", "updated": "updated_at", "comments": "comments"}.get(sort)
+        if key is None:
+            raise Reply(422, {"message": "Validation Failed"})
+        issues.sort(key=lambda i: (i[key], i["number"]), reverse=request.query.get("direction", "desc") != "asc")
         return self._paged(request, [self.issue_json(repo, i) for i in issues])
 
     def _network_root(self, repo: dict[str, Any]) -> dict[str, Any]:
@@ -851,6 +880,42 @@ class FakeGitHub(FakeService):
             data["files"] = [{"filename": f"file{n}.py", "status": "modified", "patch": "@@ -1 +1 @@\n-a\n+b"}
                              for n in range(min(ahead, 300))]
         return json_response(data)
+
+    async def _h_runs(self, request: web.Request) -> web.Response:
+        # Newest first, filtered by `branch`; the list sits under `workflow_runs` with `total_count`:
+        # https://docs.github.com/en/rest/actions/workflow-runs#list-workflow-runs-for-a-repository
+        repo = self._repo_from(request)
+        branch = request.query.get("branch")
+        runs = sorted((r for r in repo["runs"] if branch is None or r["branch"] == branch),
+                      key=lambda r: (r["created_at"], r["id"]), reverse=True)
+        per_page = max(1, min(int(request.query.get("per_page", 30)), 100))
+        page = max(1, int(request.query.get("page", 1)))
+        full = self._full(repo)
+        return json_response({
+            "total_count": len(runs),
+            "workflow_runs": [
+                {"id": r["id"], "head_branch": r["branch"], "status": r["status"], "conclusion": r["conclusion"],
+                 "event": "push", "created_at": iso(r["created_at"]),
+                 "html_url": f"{self.web_url}/{full}/actions/runs/{r['id']}"}
+                for r in runs[(page - 1) * per_page : page * per_page]
+            ],
+        })
+
+    async def _h_commits(self, request: web.Request) -> web.Response:
+        # `sha` is a branch name or SHA (default: the default branch); `since` keeps commits at or after
+        # an ISO 8601 time: https://docs.github.com/en/rest/commits/commits#list-commits
+        repo = self._repo_from(request)
+        branch = request.query.get("sha") or repo["default_branch"]
+        since = request.query.get("since")
+        after = datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
+        kept = [c for c in repo["commits"] if c["branch"] == branch and (after is None or c["date"] >= after)]
+        commits = sorted(kept, key=lambda c: c["date"], reverse=True)
+        full = self._full(repo)
+        return self._paged(request, [
+            {"sha": c["sha"], "html_url": f"{self.web_url}/{full}/commit/{c['sha']}",
+             "commit": {"committer": {"date": iso(c["date"])}, "author": {"date": iso(c["date"])}}}
+            for c in commits
+        ])
 
     async def _h_releases(self, request: web.Request) -> web.Response:
         repo = self._repo_from(request)

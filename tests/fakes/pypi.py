@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from packaging.version import InvalidVersion, Version
 
 from tests.fakes.github import FakeService, Handler, Reply, json_response
 
@@ -103,6 +104,14 @@ class FakePyPI(FakeService):
         project["releases"][version] = when
         if when >= max(project["releases"].values()):
             project["version"] = version
+        try:
+            parsed = {v: Version(v) for v in project["releases"] if v not in project["yanked"]}
+        except InvalidVersion:
+            return
+        # info.version is the newest release that is neither yanked nor a pre-release (when one exists), in
+        # version order: warehouse/legacy/api/json.py `latest_release_factory` orders by `Release.yanked`,
+        # `Release.is_prerelease.nullslast()`, `Release._pypi_ordering.desc()`.
+        project["version"] = max(parsed, key=lambda v: (not parsed[v].is_prerelease, parsed[v]))
 
     def yank(self, name: str, version: str, reason: str = "") -> None:
         """PEP 592: a yanked release stays listed, flagged; Warehouse yanks whole releases."""
