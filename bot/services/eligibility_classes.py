@@ -115,7 +115,7 @@ def name_key(name: str | None) -> str | None:
         if not token or token.isdigit() or token in _EDITION_TOKENS:
             continue
         stripped = re.sub(r"[0-9]+$", "", token)
-        if len(stripped) >= 3:
+        if len(stripped) >= 2:
             token = stripped
         for suffix in _SUFFIXES:
             if token.endswith(suffix) and len(token) - len(suffix) >= 4:
@@ -267,8 +267,10 @@ class ClassChecks:
         self, repo: Repo, root: set[str], dirs: set[str], project: PyPIProject | None, kind: str | None,
         result: ClassResult,
     ) -> None:
-        if kind not in ("unknown", "application") or project is not None:
+        if project is not None or kind not in ("unknown", "application", "template"):
             return
+        if kind == "template" and root & {"cookiecutter.json", "copier.yml", "copier.yaml"}:
+            return  # a real template generator: the basic checks already say so
         if root & {"pyproject.toml", "setup.cfg", "setup.py"}:
             return
         layout = sorted((dirs & _APP_DIRS) | {f for f in root & _APP_FILES if f not in dirs})
