@@ -302,10 +302,16 @@ class ClassChecks:
                 return None
             if not isinstance(text, str):
                 continue
+            found: dict[str, tuple[int, str]] = {}
             for number, line in enumerate(text[:MAX_REQUIREMENTS_CHARS].splitlines()[:MAX_REQUIREMENTS_LINES], 1):
                 line = line.split("#", 1)[0].strip()
                 name = requirement_name(line)
-                if name in PALLETS_DEPS:
+                if name in PALLETS_DEPS and name not in found:
+                    found[name] = (number, line)
+            # The framework pin says "application" best; click or jinja2 alone are often transitive pins.
+            for name in ("flask", "quart", "werkzeug", "jinja2", "click"):
+                if name in found:
+                    number, line = found[name]
                     spec = _VERSION_SPEC.match(line[len(name):]) if line.lower().startswith(name) else None
                     shown = name + (spec.group(1).replace(" ", "") if spec else "")
                     branch = quote(repo.default_branch[:100], safe="")
