@@ -58,6 +58,8 @@ class PyPIProject:
     roles: tuple[PyPIRole, ...]
     organization: str | None
     last_release_at: datetime | None
+    # The start of the long description (the README), capped: read for "deprecated, use X instead".
+    description_head: str | None = None
 
     def users_with_role(self, role: str) -> tuple[str, ...]:
         return tuple(r.user for r in self.roles if r.role.lower() == role.lower())
@@ -103,7 +105,15 @@ def _project(data: dict[str, Any]) -> PyPIProject:
         ),
         organization=ownership.get("organization") or None,
         last_release_at=max(url_times) if url_times else None,
+        description_head=_head(info.get("description")),
     )
+
+
+MAX_DESCRIPTION_HEAD = 8000  # characters of the long description kept (a README's opening says "deprecated")
+
+
+def _head(value: object) -> str | None:
+    return value[:MAX_DESCRIPTION_HEAD] if isinstance(value, str) and value else None
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,9 @@ def repo_url(request: TransferRequest, settings: Settings) -> str:
     return f"{settings.github.web_url}/{request.repo_full_name}"
 
 
+EVIDENCE_CHECKS = ("superseded_", "core_copy_", "application_")
+
+
 def _eligibility(request: TransferRequest) -> str:
     report = load_report(request)
     if report is None:
@@ -121,7 +124,9 @@ def _eligibility(request: TransferRequest) -> str:
     lines = [f"**{safe(getattr(report, 'verdict_label', report.verdict)).upper()}**"]
     for check in getattr(report, "checks", [])[:12]:
         icon = STATUS_ICONS.get(getattr(check, "status", ""), "\u2022")
-        lines.append(f"{icon} {safe(check.title, 80)}: {safe(check.reason, 140)}")
+        # The superseded / core-copy / application checks carry the evidence links: keep them whole.
+        limit = 400 if str(getattr(check, "key", "")).startswith(EVIDENCE_CHECKS) else 140
+        lines.append(f"{icon} {safe(check.title, 80)}: {safe(check.reason, limit)}")
     return _clip("\n".join(lines))
 
 

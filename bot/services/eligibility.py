@@ -21,7 +21,7 @@ from bot.github import DirEntry, GitHubClient, Repo
 from bot.http import PYPI_MAX_BODY_BYTES, ApiError, NotFound, RateLimited, TooLarge
 from bot.pypi import PyPIClient, PyPIProject, normalize
 from bot.services import adoption as adoption_mod
-from bot.services import package_files
+from bot.services import eligibility_classes, package_files
 from bot.services.package_files import requirement_name, valid_project_name
 from bot.services.repo_ref import GITHUB_HOSTS, github_hosts_from_url
 
@@ -86,6 +86,7 @@ ADVICE = {
     ),
     "archived": "Unarchive the repository on GitHub (Settings → Danger zone), then run the checks again.",
     "quarantined": "PyPI has quarantined this project: sort it out with the PyPI admins first.",
+    **eligibility_classes.ADVICE,
 }
 
 
@@ -189,6 +190,8 @@ class EligibilityService:
         self._org = settings.github.org.lower()
         self._trusted_pypi_orgs = {o.lower() for o in settings.pypi.trusted_organizations}
         self._hosts = {*GITHUB_HOSTS, *github_hosts_from_url(settings.github.web_url)}
+        # Superseded projects, copies of core projects, applications (issue 15): bot/services/eligibility_classes.py
+        self._classes = eligibility_classes.ClassChecks(github, pypi, settings.github.org, settings.github.web_url)
 
     # --- fetching (every API failure except "not found" becomes ChecksUnavailable) -------------
 
@@ -281,6 +284,7 @@ class EligibilityService:
             pypi_project, source = facts.name, facts.name_source
             project, status, pypi_problems = await self._pypi_facts(pypi_project)
         checks = [*self._repo_checks(repo, github_username)]
+        repo_checks_end = len(checks)
         if facts.problems:
             checks.append(
                 Check(
@@ -294,6 +298,19 @@ class EligibilityService:
         checks.extend(self._pypi_checks(repo, pypi_project, source, project, status, pypi_problems))
         kind, kind_check = self._kind(repo, facts, project)
         checks.append(kind_check)
+        found = await self._classes.run(
+            repo,
+            package_name=facts.name,
+            package_source=facts.name_source,
+            root=facts.root,
+            dirs=facts.dirs,
+            project=project,
+            kind=kind,
+            translation=kind == "translation" or _says_translation(repo, facts),
+        )
+        # Right after the repository checks, so the review card (which clips at the end) keeps them.
+        checks[repo_checks_end:repo_checks_end] = [Check(*c) for c in found.checks]
+        kind = found.kind or kind
         role, role_check = self._role(project, pypi_username)
         if role_check:
             checks.append(role_check)
@@ -313,7 +330,7 @@ class EligibilityService:
             pypi_role=role,
             adoption=adoption.adoption.to_dict() if adoption.adoption else None,
         )
-        return _decide(report)
+        return _decide(report, advice=found.advice)
 
     async def _adoption(
         self, repo: Repo, name: str | None, project: PyPIProject | None, role: str | None
@@ -625,6 +642,11 @@ def _decide(report: Report, advice: str | None = None) -> Report:
     if report.verdict == NOT_ACCEPTED:
         report.advice = ADVICE.get(advice or _advice_key(report, fails), None)
     return report
+
+
+def _says_translation(repo: Repo, facts: ProjectFacts) -> bool:
+    words = " ".join([repo.name, repo.description or "", *repo.topics])
+    return bool(_TRANSLATION_WORDS.search(words) or _DOCS_NAME.search(repo.name) or facts.dirs & _LOCALE_DIRS)
 
 
 def _advice_key(report: Report, fails: list[Check]) -> str:
