@@ -166,6 +166,8 @@ async def test_rejection_reason_reaches_the_person_and_retry_waits(h):
     prompt = await h.discord.wait_for_message(row.review_thread_id, lambda m: "Give the reason" in str(m.components))
     await h.restart()  # the button and the form survive a restart
     click = await h.discord.click(h.MAINTAINER, prompt, f"eco:join:reason:{jid}")
+    await wait_for(lambda: click.modal or click.messages(), what="an answer to the click")
+    assert click.modal is not None, [m.text() for m in click.messages()]
     done = await h.discord.submit_modal(h.MAINTAINER, click, {"reason": "Please contribute a few PRs first."})
     assert "sent to them" in (await done.wait_message()).text()
     assert any("Please contribute a few PRs first." in t for t in dm_texts(h, h.USER))
