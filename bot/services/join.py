@@ -69,7 +69,10 @@ LABELS = {
     "done": "done",
 }
 # Control characters (other than newline and tab) are dropped from the "about" text.
-_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10)) | {127: None}
+# Bidirectional overrides/isolates too: they would reverse or hide the text around them on the card.
+_CONTROL = dict.fromkeys(
+    [c for c in range(32) if c not in (9, 10)] + [127, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+)
 
 
 @dataclass(frozen=True)
