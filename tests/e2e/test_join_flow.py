@@ -238,3 +238,20 @@ async def test_without_admin_token_the_card_says_whom_to_invite(make_harness):
     assert "Invite **carol** to pallets-eco by hand" in thread and "flask-foo-maintainers" in thread
     async with h.db() as session:
         assert (await session.scalar(select(JoinRequest.invitation_state))) == "manual"
+
+
+async def test_a_rejection_without_reason_is_still_told_after_a_day(h):
+    asked = await ask(h)
+    jid, _ = await prove(h, asked)
+    card = await join_card(h, jid, "waiting for votes")
+    await wait_for(lambda: _state(h, jid, "under_review"), what="card posted")
+    await h.discord.react(h.MAINTAINER, card, REJECT)
+    await wait_for(lambda: _state(h, jid, "rejected"), what="rejection")
+    await settle(h)
+    await join_cog(h).run_pass()
+    assert not any("declined" in t for t in dm_texts(h, h.USER))  # the reason may still come
+    h.clock.advance(hours=25)
+    await join_cog(h).run_pass()
+    await join_cog(h).run_pass()
+    told = [t for t in dm_texts(h, h.USER) if "declined" in t]
+    assert len(told) == 1 and "No reason was written down" in told[0]
