@@ -118,6 +118,7 @@ class JoinCog(EcoCog, name="Join"):
         self.service = JoinService(deps.db, deps.github, deps.clock, bot.settings, secret_filter=deps.secret_filter)
         self._waiting: dict[int, tuple[discord.Interaction, datetime]] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        self._busy_invitations: set[int] = set()
         self.started_at = deps.clock.now()
 
     async def cog_load(self) -> None:
@@ -355,6 +356,13 @@ class JoinCog(EcoCog, name="Join"):
         await self.tell_next_steps(join_id)
 
     async def tell_next_steps(self, join_id: int) -> None:
+        self._busy_invitations.add(join_id)
+        try:
+            await self._tell_next_steps(join_id)
+        finally:
+            self._busy_invitations.discard(join_id)
+
+    async def _tell_next_steps(self, join_id: int) -> None:
         invitation = await self.service.ensure_invitation(join_id)
         if invitation.report:
             await self._thread_send(join_id, invitation.message)
@@ -395,6 +403,9 @@ class JoinCog(EcoCog, name="Join"):
             await self._deliver_proof(proof.join_id, proof.user_id, proof.message, proof.proven)
         for join_id in await self.service.requests_without_card():
             await self.post_card(join_id)
+        for join_id in await self.service.invitations_to_retry():
+            if join_id not in self._busy_invitations:  # an approval being handled right now is left to it
+                await self.tell_next_steps(join_id)
         for join_id in await self.service.lapsed_invitations():
             result = await self.service.recheck_invitation(join_id)
             if result.report:

@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 MAX_PROJECTS = 3
 CHOICE_LIMIT = 100  # Discord: autocomplete choice names and string values are at most 100 characters
 LINKS_SHOWN = 5
+INVITATION_RETRY = timedelta(minutes=10)  # a refused invitation is tried again after this (as tracking's pass)
 REASON_MAX = 1500
 CONTRIBUTING_URL = "https://palletsprojects.com/contributing/"
 LABELS = {
@@ -803,6 +804,21 @@ class JoinService:
             await session.execute(update(JoinRequest).where(JoinRequest.id == join_id).values(**values))
             await session.commit()
         return InvitationResult(join_id, inv_state, login, message, report)
+
+    async def invitations_to_retry(self) -> list[int]:
+        """Approved requests whose invitation is still to send: never claimed, claimed by a process that
+        died (after STALE_CLAIM), or refused by GitHub (tried again after INVITATION_RETRY)."""
+        now = self._clock.now()
+        async with self._db() as session:
+            return list(await session.scalars(
+                select(JoinRequest.id).where(
+                    JoinRequest.state == "approved",
+                    or_(JoinRequest.invitation_state == "pending",
+                        (JoinRequest.invitation_state == "sending") & (JoinRequest.invitation_at < now - STALE_CLAIM),
+                        (JoinRequest.invitation_state == "failed")
+                        & (JoinRequest.invitation_at < now - INVITATION_RETRY)),
+                ).order_by(JoinRequest.id)
+            ))
 
     async def lapsed_invitations(self) -> list[int]:
         if not self._settings.secrets.github_org_admin_token:

@@ -255,3 +255,23 @@ async def test_a_rejection_without_reason_is_still_told_after_a_day(h):
     await join_cog(h).run_pass()
     told = [t for t in dm_texts(h, h.USER) if "declined" in t]
     assert len(told) == 1 and "No reason was written down" in told[0]
+
+
+async def test_a_refused_invitation_is_tried_again_later(h):
+    asked = await ask(h)
+    jid, _ = await prove(h, asked)
+    card = await join_card(h, jid, "waiting for votes")
+    await wait_for(lambda: _state(h, jid, "under_review"), what="card posted")
+    h.github.fail("PUT", r"/orgs/pallets-eco/memberships/carol$", 422, times=1)
+    await h.discord.react(h.MAINTAINER, card, APPROVE)
+    await wait_for(lambda: _state(h, jid, "approved"), what="approval")
+    await settle(h)
+    assert (await stored(h, jid)).invitation_state == "failed"
+    await join_cog(h).run_pass()
+    assert (await stored(h, jid)).invitation_state == "failed"  # not hammered every few seconds
+    h.clock.advance(minutes=11)
+    await join_cog(h).run_pass()
+    await settle(h)
+    row = await stored(h, jid)
+    assert row.invitation_state == "sent" and "carol" in h.github.orgs["pallets-eco"]["pending"]
+    assert sum("was approved" in t for t in dm_texts(h, h.USER)) == 1
