@@ -242,6 +242,23 @@ class JoinCog(EcoCog, name="Join"):
                     pass  # it never counts anyway
         await self.handle_outcome(outcome)
 
+    @commands.Cog.listener()
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        await self._cards_deleted(payload.channel_id, [payload.message_id])
+
+    @commands.Cog.listener()
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        await self._cards_deleted(payload.channel_id, list(payload.message_ids))
+
+    async def _cards_deleted(self, channel_id: int, message_ids: list[int]) -> None:
+        if channel_id != self.settings.discord.review_channel_id:
+            return
+        for message_id in message_ids:
+            join_id = await self.service.card_deleted(message_id)
+            if join_id is not None:
+                log.info("join card of request %s was deleted; posting it again", join_id)
+                self.bot.spawn(self.post_card(join_id), name=f"join-card-{join_id}")
+
     async def handle_outcome(self, outcome: VoteOutcome) -> None:
         if outcome.changed:
             self.refresh_card(outcome.request_id)
@@ -289,6 +306,8 @@ class JoinCog(EcoCog, name="Join"):
             try:
                 for emoji in VOTE_EMOJIS:
                     await message.add_reaction(emoji)
+                if card.info.review_thread_id is not None:
+                    return  # a card posted again keeps its discussion thread
                 thread = await message.create_thread(name=f"Join #{join_id} {card.info.github_login}"[:100],
                                                      auto_archive_duration=10080)
                 await self.service.card_posted(join_id, channel_id=channel_id, message_id=message.id,

@@ -559,10 +559,29 @@ class JoinService:
         async with self._db() as session:
             await session.execute(update(JoinRequest).where(JoinRequest.id == join_id).values(**values))
             await session.execute(
+                update(JoinRequest).where(JoinRequest.id == join_id, JoinRequest.card_posted_at.is_(None))
+                .values(card_posted_at=self._clock.now()))
+            await session.execute(
                 update(JoinRequest).where(JoinRequest.id == join_id, JoinRequest.state == "submitted")
                 .values(state="under_review", updated_at=self._clock.now())
             )
             await session.commit()
+
+    async def card_deleted(self, message_id: int) -> int | None:
+        """The card of a request still waiting for votes was deleted: it goes back to "submitted" so the
+        background pass posts it again (votes already counted stay). Decided requests' cards are history."""
+        async with self._db() as session:
+            join_id = await session.scalar(select(JoinRequest.id).where(JoinRequest.review_message_id == message_id))
+            if join_id is None:
+                return None
+            done = await session.execute(
+                update(JoinRequest)
+                .where(JoinRequest.id == join_id, JoinRequest.review_message_id == message_id,
+                       JoinRequest.state.in_(REVIEWABLE_JOIN_STATES))
+                .values(state="submitted", review_message_id=None, card_posted_at=None)
+            )
+            await session.commit()
+        return join_id if done.rowcount == 1 else None
 
     async def request_for_message(self, message_id: int) -> int | None:
         async with self._db() as session:
@@ -630,15 +649,20 @@ class JoinService:
                 state = row.state
                 await session.rollback()
                 return VoteOutcome(join_id, "ignored", state, reason="already decided")
-            have = {(r[0], r[1]) for r in (await session.execute(
-                select(JoinVote.user_id, JoinVote.emoji).where(JoinVote.join_id == join_id))).all()}
-            for user_id, emoji in have - wanted:
+            votes = (await session.execute(
+                select(JoinVote.user_id, JoinVote.emoji, JoinVote.at).where(JoinVote.join_id == join_id))).all()
+            have = {(r[0], r[1]) for r in votes}
+            # Votes made on a card that was deleted since are not among this card's reactions: they stay.
+            posted = row.card_posted_at
+            earlier = {(r[0], r[1]) for r in votes if posted is not None and r[2] < posted}
+            for user_id, emoji in have - wanted - earlier:
                 await session.execute(delete(JoinVote).where(
                     JoinVote.join_id == join_id, JoinVote.user_id == user_id, JoinVote.emoji == emoji))
             for user_id, emoji in sorted(wanted - have):
                 await session.execute(sqlite_insert(JoinVote).values(
                     join_id=join_id, user_id=user_id, emoji=emoji, at=now).on_conflict_do_nothing())
-            outcome = await self._decide(session, row, now=now, status="recorded" if wanted != have else "unchanged")
+            changed = bool(wanted - have or have - wanted - earlier)
+            outcome = await self._decide(session, row, now=now, status="recorded" if changed else "unchanged")
             await session.commit()
             return outcome
 

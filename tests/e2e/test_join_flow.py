@@ -275,3 +275,29 @@ async def test_a_refused_invitation_is_tried_again_later(h):
     row = await stored(h, jid)
     assert row.invitation_state == "sent" and "carol" in h.github.orgs["pallets-eco"]["pending"]
     assert sum("was approved" in t for t in dm_texts(h, h.USER)) == 1
+
+
+async def test_a_deleted_card_is_posted_again_and_keeps_its_votes(h):
+    asked = await ask(h)
+    jid, _ = await prove(h, asked)
+    card = await join_card(h, jid, "waiting for votes")
+    await wait_for(lambda: _state(h, jid, "under_review"), what="card posted")
+    await h.discord.react(h.MAINTAINER, card, LOOKING)
+    await wait_for(lambda: f"{LOOKING} <@{h.MAINTAINER}>" in h.discord.get_message(card.id).text(),
+                   what="the vote shown")
+    thread = (await stored(h, jid)).review_thread_id
+    h.clock.advance(minutes=5)
+    h.discord.delete_message(h.review_channel_id, card.id)
+    new = await h.discord.wait_for_message(
+        h.review_channel_id, lambda m: f"Join request #{jid}" in m.text() and m.id != card.id and not m.deleted)
+    await wait_for(lambda: _state(h, jid, "under_review"), what="card posted again")
+    row = await stored(h, jid)
+    assert row.review_message_id == new.id and row.review_thread_id == thread
+    await h.restart()  # catch-up reads the new card's reactions: the vote on the deleted card stays
+    await settle(h)
+    async with h.db() as session:
+        from bot.db.models.join import JoinVote
+
+        assert (await session.scalar(select(JoinVote.user_id).where(JoinVote.join_id == jid))) == h.MAINTAINER
+    await h.discord.react(h.MAINTAINER, new, APPROVE)
+    await wait_for(lambda: _state(h, jid, "approved"), what="approval on the new card")

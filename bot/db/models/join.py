@@ -55,6 +55,7 @@ class JoinRequest(Base):
     review_channel_id: Mapped[int | None]
     review_message_id: Mapped[int | None] = mapped_column(index=True)
     review_thread_id: Mapped[int | None]
+    card_posted_at: Mapped[datetime | None]  # votes older than the card were made on a deleted one: they stay
     decided_by: Mapped[int | None]
     decided_at: Mapped[datetime | None]
     decision_reason: Mapped[str | None] = mapped_column(Text)

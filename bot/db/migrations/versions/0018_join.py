@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("review_channel_id", sa.BigInteger(), nullable=True),
         sa.Column("review_message_id", sa.BigInteger(), nullable=True),
         sa.Column("review_thread_id", sa.BigInteger(), nullable=True),
+        sa.Column("card_posted_at", DT(), nullable=True),
         sa.Column("decided_by", sa.BigInteger(), nullable=True),
         sa.Column("decided_at", DT(), nullable=True),
         sa.Column("decision_reason", sa.Text(), nullable=True),
