@@ -422,6 +422,7 @@ class JoinCog(EcoCog, name="Join"):
             await self._deliver_proof(proof.join_id, proof.user_id, proof.message, proof.proven)
         for join_id in await self.service.requests_without_card():
             await self.post_card(join_id)
+        await self.service.expire_unproven()
         for join_id in await self.service.invitations_to_retry():
             if join_id not in self._busy_invitations:  # an approval being handled right now is left to it
                 await self.tell_next_steps(join_id)

@@ -483,6 +483,23 @@ class JoinService:
             else:
                 self._hide(row.device_code)
 
+    async def expire_unproven(self) -> list[int]:
+        """Requests never proven within `review.draft_expiry_days` (and with no sign-in running) are
+        withdrawn, so an abandoned one doesn't hold the member's single open join request forever."""
+        now = self._clock.now()
+        cutoff = now - timedelta(days=self._settings.review.draft_expiry_days)
+        async with self._db() as session:
+            ids = list(await session.scalars(
+                select(JoinRequest.id).where(JoinRequest.state == "proving", JoinRequest.device_code.is_(None),
+                                             JoinRequest.created_at < cutoff)))
+            if ids:
+                await session.execute(
+                    update(JoinRequest)
+                    .where(JoinRequest.id.in_(ids), JoinRequest.state == "proving", JoinRequest.device_code.is_(None))
+                    .values(state="withdrawn", updated_at=now))
+                await session.commit()
+        return ids
+
     async def untold_proofs(self) -> list[ProofOutcome]:
         async with self._db() as session:
             rows = await session.scalars(

@@ -117,6 +117,7 @@ async def test_join_request_end_to_end(h):
                      "Crash on empty config", "> I maintain two Flask extensions", "0/1"):
         assert expected in text, expected
     assert "Someone else's issue" not in text
+    assert h.github.search_cost() == 3  # merged PRs, open PRs, issues: one search each, five links at most
     assert all(h.discord.bot_user.id in card.reactions.get(e, ()) for e in (APPROVE, REJECT, LOOKING))
 
     await h.discord.react(h.MAINTAINER, card, APPROVE)
@@ -301,3 +302,15 @@ async def test_a_deleted_card_is_posted_again_and_keeps_its_votes(h):
         assert (await session.scalar(select(JoinVote.user_id).where(JoinVote.join_id == jid))) == h.MAINTAINER
     await h.discord.react(h.MAINTAINER, new, APPROVE)
     await wait_for(lambda: _state(h, jid, "approved"), what="approval on the new card")
+
+
+async def test_a_request_never_proven_is_withdrawn_after_the_draft_expiry(h):
+    asked = await ask(h)
+    jid = join_id_of(asked)
+    h.clock.advance(days=13)
+    await join_cog(h).run_pass()
+    assert (await stored(h, jid)).state == "proving"
+    h.clock.advance(days=2)
+    await join_cog(h).run_pass()
+    assert (await stored(h, jid)).state == "withdrawn"
+    assert "is saved" in (await ask(h)).text()  # the member may ask again
