@@ -159,6 +159,20 @@ class RadarSettings:
 
 
 @dataclass(frozen=True)
+class JoinSettings:
+    """`/eco join`: members asking to help maintain pallets-eco (issue 16)."""
+
+    approvals_required: int = 1
+    # Days a member waits after a rejection before asking again.
+    retry_after_days: float = 30.0
+    # Project (repository name in the org) -> GitHub team slug the person is added to on approval.
+    teams: dict[str, str] = field(default_factory=dict)
+    # Where each project's maintainers talk, told to the person on approval (project -> text); "*" is the default.
+    channels: dict[str, str] = field(default_factory=dict)
+    about_max_chars: int = 500
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     level: str = "INFO"
 
@@ -193,6 +207,7 @@ class Settings:
     tracking: TrackingSettings = TrackingSettings()
     contribute: ContributeSettings = ContributeSettings()
     faq: FaqSettings = FaqSettings()
+    join: JoinSettings = JoinSettings()
     logging: LoggingSettings = LoggingSettings()
     digest: DigestSettings = DigestSettings()
     radar: RadarSettings = RadarSettings()
@@ -211,6 +226,7 @@ _SECTIONS: dict[str, type] = {
     "tracking": TrackingSettings,
     "contribute": ContributeSettings,
     "faq": FaqSettings,
+    "join": JoinSettings,
     "logging": LoggingSettings,
     "digest": DigestSettings,
     "radar": RadarSettings,
@@ -246,6 +262,10 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
         if not isinstance(value, list):
             raise ConfigError(f"config: `{key}` must be {_type_name(tp)}, got {value!r}")
         return tuple(_coerce(f"{key}[{i}]", v, inner) for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError(f"config: `{key}` must be a table of strings, got {value!r}")
+        return {str(k): v for k, v in value.items()}
     if tp is bool:
         ok = isinstance(value, bool)
     elif tp is int:
@@ -340,6 +360,15 @@ def _validate(settings: Settings) -> None:
     for name in settings.radar.core_projects:
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,49}", name):
             raise ConfigError(f"config: `radar.core_projects` holds {name!r}, not a normalised PyPI name")
+    if settings.join.approvals_required < 1:
+        raise ConfigError("config: `join.approvals_required` must be at least 1")
+    if settings.join.retry_after_days < 0:
+        raise ConfigError("config: `join.retry_after_days` must not be negative")
+    if not 1 <= settings.join.about_max_chars <= 1000:
+        raise ConfigError("config: `join.about_max_chars` must be between 1 and 1000")
+    for project, slug in settings.join.teams.items():
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", slug):
+            raise ConfigError(f"config: `join.teams.{project}` is {slug!r}, not a GitHub team slug")
     if settings.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("config: `logging.level` must be DEBUG, INFO, WARNING or ERROR")
 

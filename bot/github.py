@@ -289,6 +289,22 @@ class GitHubClient:
         resp = await self._api.request("GET", "/user", token=token, cache=False)
         return GitHubUser(id=int(resp.data["id"]), login=resp.data["login"])
 
+    async def get_user_created_at(self, login: str) -> datetime | None:
+        """When a GitHub account was created (`GET /users/{username}`, public data)."""
+        resp = await self._get(f"/users/{_seg(login)}")
+        return _dt(resp.data.get("created_at")) if isinstance(resp.data, dict) else None
+
+    async def add_team_member(self, org: str, team_slug: str, username: str, *, token: str | None) -> str:
+        """`PUT /orgs/{org}/teams/{team_slug}/memberships/{username}`: "active", or "pending" until the
+        person accepts the org invitation (https://docs.github.com/en/rest/teams/members)."""
+        resp = await self._api.request(
+            "PUT",
+            f"/orgs/{_seg(org)}/teams/{_seg(team_slug)}/memberships/{_seg(username)}",
+            json={"role": "member"},
+            token=token or self._token,
+        )
+        return str(resp.data.get("state") or "pending") if isinstance(resp.data, dict) else "pending"
+
     async def _contents(self, owner: str, name: str, path: str) -> Any:
         suffix = _file_path(path)
         url = f"/repos/{_seg(owner)}/{_seg(name)}/contents" + (f"/{suffix}" if suffix else "")

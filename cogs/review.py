@@ -538,7 +538,11 @@ class Review(EcoCog, name="Review"):
     async def queue(self, interaction: discord.Interaction) -> None:
         require_maintainer(interaction)
         entries = await self.review.queue()
-        await interaction.response.send_message(embed=render.render_queue(entries), ephemeral=True)
+        embeds = [render.render_queue(entries)]
+        join = self.bot.get_cog("Join")  # join requests (issue 16) are listed too
+        if join is not None:
+            embeds.append(await join.queue_embed())  # type: ignore[attr-defined]
+        await interaction.response.send_message(embeds=embeds, ephemeral=True)
 
     @app_commands.command(name="tick", description="Maintainers: mark a transfer checklist step as done")
     @app_commands.describe(request="Request number (#id on the review card)", item="The step", note="Optional note")

@@ -271,9 +271,14 @@ class Transfers(EcoCog):
         for info in unverified:
             label = "Verify ownership" if len(unverified) == 1 else f"Verify ownership #{info.id}"
             items.append(verify_button(info.id, label))
-        await interaction.response.send_message(
-            embed=render.render_status(entries), view=view_of(*items), ephemeral=True
-        )
+        embeds = [render.render_status(entries)]
+        join = self.bot.get_cog("Join")  # join requests (issue 16) are shown too
+        if join is not None:
+            join_embed, join_items = await join.status_embed(interaction.user.id)  # type: ignore[attr-defined]
+            if join_embed is not None:
+                embeds.append(join_embed)
+                items.extend(join_items[: max(0, 25 - len(items))])
+        await interaction.response.send_message(embeds=embeds, view=view_of(*items), ephemeral=True)
 
     @app_commands.command(name="withdraw", description="Withdraw one of your open transfer requests")
     @app_commands.describe(request="The request to withdraw (only needed when you have several)")
@@ -286,6 +291,11 @@ class Transfers(EcoCog):
         elif len(open_requests) == 1:
             chosen = open_requests[0]
         elif not open_requests:
+            join = self.bot.get_cog("Join")
+            pending = await join.service.open_for_user(interaction.user.id) if join else None  # type: ignore[attr-defined]
+            if pending is not None:  # no transfer request, but a join request: that one is withdrawn
+                await join.withdraw_request(interaction, pending.id)  # type: ignore[union-attr]
+                return
             raise NotFoundError("You have no open transfer request.")
         else:
             shown = ", ".join(f"#{r.id} ({r.repo_full_name})" for r in open_requests[:WITHDRAW_LISTED])

@@ -27,10 +27,11 @@ from bot.config import Settings
 from bot.db.models.transfers import OPEN_STATES, TransferEvent, TransferRequest
 from bot.db.models.verification import Verification
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFoundError, ServiceUnavailable
-from bot.github import DeviceFlowError, GitHubClient, Repo
+from bot.github import GitHubClient, Repo
 from bot.http import ApiError, NotFound, RateLimited
 from bot.logging_setup import SecretFilter
 from bot.pypi import ProjectQuarantined, PyPIClient
+from bot.services import device_flow
 from bot.services import verification_text as text
 from bot.services.states import LABELS, audit
 
@@ -282,39 +283,17 @@ class VerificationService:
         """Each "Sign in with GitHub" click costs a GitHub call and a database row: one per
         `github.sign_in_cooldown_seconds` and user (issue 12). Counted from the database, so a restart
         doesn't reset it."""
-        cooldown = self._settings.github.sign_in_cooldown_seconds
-        if cooldown <= 0:
-            return
         last = await session.scalar(
             select(func.max(Verification.created_at)).where(
                 Verification.user_id == user_id, Verification.method == DEVICE
             )
         )
-        if last is None:
-            return
-        now = self._clock.now()
-        if last.tzinfo is None:
-            last = last.replace(tzinfo=now.tzinfo)
-        wait = (last + timedelta(seconds=cooldown) - now).total_seconds()
-        if wait > 0:
-            raise Conflict(text.sign_in_cooldown(max(1, int(wait + 0.999))))
+        device_flow.check_cooldown(last, self._clock.now(), self._settings.github.sign_in_cooldown_seconds)
 
     async def _start_device(
         self, client_id: str, request_id: int, user_id: int, repo: str, repo_key: str
     ) -> DeviceStart:
-        try:
-            code = await self._github.request_device_code(client_id)
-        except RateLimited as exc:
-            raise ServiceUnavailable(text.rate_limited(exc.retry_after)) from None
-        except DeviceFlowError as exc:
-            log.warning("device flow refused by GitHub: %s (HTTP %s)", exc.code, exc.status)
-            raise ServiceUnavailable(text.device_start_error(exc.code)) from None
-        except NotFound:
-            raise ServiceUnavailable(text.DEVICE_REFUSED) from None
-        except ApiError as exc:
-            if exc.status is not None and 200 <= exc.status < 500:
-                raise ServiceUnavailable(text.DEVICE_REFUSED) from None
-            raise ServiceUnavailable(text.GITHUB_DOWN) from None
+        code = await device_flow.request_code(self._github, client_id)
         self._hide(code.device_code)
         now = self._clock.now()
         async with self._db() as session:
@@ -390,28 +369,13 @@ class VerificationService:
         if not client_id or not row.device_code:
             return await self._finish(row, FAILED, "not_configured", text.DEVICE_NOT_CONFIGURED)
         interval = row.interval or 5
-        try:
-            answer = await self._github.poll_device_token(client_id, row.device_code)
-        except RateLimited as exc:
-            return await self._reschedule(row, now, interval, wait=max(interval, exc.retry_after),
-                                          error="rate_limited")
-        except ApiError as exc:
-            log.warning("device flow %s: GitHub poll failed (%s)", row.id, exc.status)
-            if exc.status is not None and 400 <= exc.status < 500:
-                # A refusal, not an outage: waiting until the code expires would only hide it.
-                return await self._finish(row, FAILED, "github_refused", text.device_refused(exc.status))
-            return await self._reschedule(row, now, interval, wait=interval, error="github_unavailable")
-        if answer.access_token:
-            return await self._conclude_with_token(row, answer.access_token)
-        if answer.error == "authorization_pending":
-            return await self._reschedule(row, now, interval, wait=interval, error=None)
-        if answer.error == "slow_down":
-            # GitHub may say the new interval itself; never go below ours plus the documented 5 s.
-            slower = max(interval + SLOW_DOWN_STEP, answer.interval or 0)
-            return await self._reschedule(row, now, slower, wait=slower, error=None)
-        state = EXPIRED if answer.error == "expired_token" else FAILED
-        code = answer.error or "unknown_error"
-        return await self._finish(row, state, code, text.device_error(code))
+        step = await device_flow.poll(self._github, client_id, row.device_code, interval)
+        if step.token:
+            return await self._conclude_with_token(row, step.token)
+        if step.state is not None:
+            return await self._finish(row, step.state, step.code or "unknown_error", step.message or "")
+        return await self._reschedule(row, now, step.interval or interval, wait=step.wait or interval,
+                                      error=step.error)
 
     async def _reschedule(
         self, row: Verification, now: datetime, interval: int, *, wait: float, error: str | None

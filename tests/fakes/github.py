@@ -306,6 +306,10 @@ class FakeGitHub(FakeService):
         self.orgs[org.lower()]["pending"].pop(login.lower(), None)
         self.orgs[org.lower()]["pending_since"].pop(login.lower(), None)
 
+    def add_team(self, org: str, slug: str) -> set[str]:
+        """A team in `org` (members' logins, lower-cased)."""
+        return self.orgs[org.lower()].setdefault("teams", {}).setdefault(slug.lower(), set())
+
     def accept_invitation(self, org: str, login: str) -> None:
         """The invitee accepts; an invitation older than 7 days is gone (KeyError), as on GitHub."""
         self._expire_invitations(self.orgs[org.lower()])
@@ -698,6 +702,8 @@ class FakeGitHub(FakeService):
     def routes(self, app: web.Application) -> None:
         r = app.router
         r.add_get("/api/user", self._h_user)
+        r.add_get("/api/users/{user}", self._h_user_by_login)
+        r.add_put("/api/orgs/{org}/teams/{team}/memberships/{user}", self._h_put_team_membership)
         for prefix in ("/api/repos/{owner}/{repo}", r"/api/repositories/{id:\d+}"):
             r.add_get(prefix, self._h_repo)
             r.add_get(prefix + "/contents", self._h_contents)
@@ -753,6 +759,32 @@ class FakeGitHub(FakeService):
         if request[LOGIN] is None:
             raise Reply(401, {"message": "Requires authentication"})
         return json_response(self._user_json(request[LOGIN]))
+
+    async def _h_user_by_login(self, request: web.Request) -> web.Response:
+        # https://docs.github.com/en/rest/users/users#get-a-user: public, carries `created_at`.
+        who = request.match_info["user"].lower()
+        if who not in self.users:
+            raise Reply(404, NOT_FOUND)
+        user = self.users[who]
+        created = user.get("created_at") or datetime(2015, 1, 1, tzinfo=UTC)
+        return json_response({**self._user_json(user["login"]), "created_at": iso(created)})
+
+    async def _h_put_team_membership(self, request: web.Request) -> web.Response:
+        # https://docs.github.com/en/rest/teams/members#add-or-update-team-membership-for-a-user: an org
+        # owner (or team maintainer) may add; someone not yet in the org gets a "pending" membership that
+        # becomes active when they accept the org invitation; an unknown team is 404.
+        org, viewer = self._org(request), request[LOGIN]
+        who, slug = request.match_info["user"].lower(), request.match_info["team"].lower()
+        if viewer is None:
+            raise Reply(401, {"message": "Requires authentication"})
+        if org["members"].get(viewer.lower()) != "admin":
+            raise Reply(403, {"message": "Must have admin rights to Repository."})
+        teams = org.setdefault("teams", {})
+        if slug not in teams or who not in self.users:
+            raise Reply(404, NOT_FOUND)
+        teams[slug].add(who)
+        state = "active" if who in org["members"] else "pending"
+        return json_response({"url": f"{self.api_url}/teams/1/memberships/{who}", "role": "member", "state": state})
 
     async def _h_repo(self, request: web.Request) -> web.Response:
         return json_response(self.repo_json(self._repo_from(request), request[LOGIN]))
@@ -1206,6 +1238,8 @@ def _qualifier(key: str, values: list[str]) -> Predicate:
             ("no", "assignee"): lambda f, r, i: not i["assignees"],
             ("no", "label"): lambda f, r, i: not i["labels"],
             ("linked", "pr"): lambda f, r, i: i["linked_pr"],
+            # https://docs.github.com/en/search-github/searching-on-github/searching-issues-and-pull-requests
+            ("is", "merged"): lambda f, r, i: i["is_pr"] and i.get("merged", False),
         }
         aliases = {
             ("is", "pull-request"): ("is", "pr"),
@@ -1221,6 +1255,8 @@ def _qualifier(key: str, values: list[str]) -> Predicate:
         return lambda fake, repo, issue: any(v in {n.lower() for n in issue["labels"]} for v in low)
     if key == "created":
         return _created(values[0])
+    if key == "author":  # author:USERNAME, same docs page
+        return lambda fake, repo, issue: issue["author"].lower() in low
     raise Reply(422, {"message": f"FakeGitHub does not support the qualifier {key}:{','.join(values)}"})
 
 
