@@ -33,6 +33,8 @@ MAX_LINKS = 5  # one action row of link buttons
 MAX_RAW = 4000  # longest message Discord delivers
 MAX_PROCESSED = 1000  # FAQ questions are short: longer prose is an essay or a paste, never matched
 MAX_LINES = 12  # pasted logs and configs are not FAQ questions
+MAX_KEYWORD_SETS = 8  # `keywords` plus at most 7 `also_keywords` sets per topic: the listener tries each
+FUZZY_MIN = 6  # single-word terms this long also match a message word one typo away ("trnasfer", "contibute")
 MAX_FILE_BYTES = 256 * 1024  # the shipped FAQ is ~19 KB; a bigger file is a mistake (or an attack on start-up)
 
 AUTOMATIC_FOOTER = 'Automatic answer. Not what you asked? Press "Not helpful".'
@@ -110,6 +112,7 @@ class FaqTopic:
     triggers: tuple[str, ...]
     keywords: tuple[tuple[str, ...], ...] = ()
     exclude: tuple[str, ...] = ()
+    also_keywords: tuple[tuple[tuple[str, ...], ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,10 +122,34 @@ class Match:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
+def _typo_keys(word: str) -> set[str]:
+    """`word` and every way of deleting one letter from it: two words one typo apart (a letter missing,
+    added, changed, or two letters swapped) always share a key. Used for long words only."""
+    keys = _deletions(word)
+    keys.add(word)
+    return keys
+
+
+@dataclass(slots=True)
 class _Words:
     padded: str  # " word word word " so phrases match on whole words with `in`
     words: frozenset[str]
+    _typos: frozenset[str] | None = None
+
+    @property
+    def typos(self) -> frozenset[str]:
+        """Typo keys of the message's long words: built once, and only when a fuzzy term is tried."""
+        if self._typos is None:
+            keys: set[str] = set()
+            for word in self.words:
+                if len(word) >= FUZZY_MIN - 1:
+                    keys |= _typo_keys(word)
+            self._typos = frozenset(keys)
+        return self._typos
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +243,8 @@ class _Terms:
     words: frozenset[str]
     phrases: tuple[str, ...]
     prefixes: tuple[str, ...]
+    # Typo key -> the term it stands for (single words of FUZZY_MIN letters or more).
+    fuzzy: dict[str, str] | None = None
 
     def find(self, text: _Words) -> str | None:
         hit = self.words & text.words
@@ -228,6 +257,10 @@ class _Terms:
             for word in text.words:
                 if word.startswith(prefix):
                     return word
+        if self.fuzzy is not None:
+            near = text.typos.intersection(self.fuzzy)
+            if near:
+                return f"~{self.fuzzy[min(near)]}"
         return None
 
 
@@ -237,6 +270,7 @@ class _Compiled:
     triggers: _Terms
     groups: tuple[_Terms, ...]
     exclude: _Terms | None
+    alternatives: tuple[tuple[_Terms, ...], ...] = ()
 
     def match(self, text: _Text) -> Match | None:
         if self.exclude is not None and self.exclude.find(text.whole) is not None:
@@ -244,17 +278,18 @@ class _Compiled:
         trigger = self.triggers.find(text.whole)
         if trigger is not None:
             return Match(self.topic, 1.0, f"trigger {trigger!r}")
-        if not self.groups:
-            return None
-        for line in text.lines:
-            found = []
-            for group in self.groups:
-                term = group.find(line)
-                if term is None:
-                    break
-                found.append(term)
-            else:
-                return Match(self.topic, 0.8, "keywords " + " + ".join(repr(t) for t in found))
+        for groups in (self.groups, *self.alternatives):
+            if not groups:
+                continue
+            for line in text.lines:
+                found = []
+                for group in groups:
+                    term = group.find(line)
+                    if term is None:
+                        break
+                    found.append(term)
+                else:
+                    return Match(self.topic, 0.8, "keywords " + " + ".join(repr(t) for t in found))
         return None
 
 
@@ -428,7 +463,7 @@ def _load_topic(raw: Any, number: int, concepts: dict[str, tuple[str, ...]], nam
     _check_keys(
         raw,
         required={"id", "title", "answer", "links", "triggers"},
-        optional={"keywords", "exclude"},
+        optional={"keywords", "exclude", "also_keywords"},
         where=where,
     )
     topic_id = raw["id"]
@@ -448,12 +483,25 @@ def _load_topic(raw: Any, number: int, concepts: dict[str, tuple[str, ...]], nam
         _string_list(group, f"{where}: key 'keywords' group {i}") for i, group in enumerate(keywords_raw, start=1)
     )
     exclude = _string_list(raw.get("exclude", []), f"{where}: key 'exclude'", allow_empty=True)
-    topic = FaqTopic(topic_id, title, answer, links, triggers, keywords, exclude)
+    also_raw = raw.get("also_keywords", [])
+    if not isinstance(also_raw, list) or len(also_raw) + 1 > MAX_KEYWORD_SETS:
+        raise FaqError(f"{where}: key 'also_keywords': must be a list of at most {MAX_KEYWORD_SETS - 1} keyword sets")
+    also: list[tuple[tuple[str, ...], ...]] = []
+    for n, groups in enumerate(also_raw, start=1):
+        here = f"{where}: key 'also_keywords' set {n}"
+        if not isinstance(groups, list) or len(groups) < 2:
+            raise FaqError(f"{here}: must be a list of at least two groups")
+        also.append(tuple(_string_list(g, f"{here} group {i}") for i, g in enumerate(groups, start=1)))
+    topic = FaqTopic(topic_id, title, answer, links, triggers, keywords, exclude, tuple(also))
     entry = _Compiled(
         topic,
         _compile(triggers, {}, f"{where}: key 'triggers'"),
-        tuple(_compile(g, concepts, f"{where}: key 'keywords'") for g in keywords),
+        tuple(_compile(g, concepts, f"{where}: key 'keywords'", fuzzy=True) for g in keywords),
         _compile(exclude, concepts, f"{where}: key 'exclude'") if exclude else None,
+        tuple(
+            tuple(_compile(g, concepts, f"{where}: key 'also_keywords'", fuzzy=True) for g in groups)
+            for groups in also
+        ),
     )
     return topic, entry
 
@@ -480,7 +528,10 @@ def _load_links(raw: Any, where: str) -> tuple[FaqLink, ...]:
     return tuple(links)
 
 
-def _compile(terms: tuple[str, ...], concepts: dict[str, tuple[str, ...]], where: str) -> _Terms:
+def _compile(
+    terms: tuple[str, ...], concepts: dict[str, tuple[str, ...]], where: str, *, fuzzy: bool = False
+) -> _Terms:
+    """Keyword groups (fuzzy=True) also match long words one typo away; triggers and excludes never do."""
     words: set[str] = set()
     phrases: list[str] = []
     prefixes: list[str] = []
@@ -497,7 +548,13 @@ def _compile(terms: tuple[str, ...], concepts: dict[str, tuple[str, ...]], where
             phrases.append(f" {normal} ")
         else:
             words.add(normal)
-    return _Terms(frozenset(words), tuple(phrases), tuple(prefixes))
+    near: dict[str, str] = {}
+    if fuzzy:
+        for word in sorted(words):
+            if len(word) >= FUZZY_MIN:
+                for key in _typo_keys(word):
+                    near.setdefault(key, word)
+    return _Terms(frozenset(words), tuple(phrases), tuple(prefixes), near or None)
 
 
 def _expand(terms: tuple[str, ...], concepts: dict[str, tuple[str, ...]], where: str) -> list[str]:
