@@ -139,16 +139,21 @@ class _Words:
     padded: str  # " word word word " so phrases match on whole words with `in`
     words: frozenset[str]
     _typos: frozenset[str] | None = None
+    # Set by FaqBook.match: every word its terms know exactly, and every typo key of their long words.
+    vocabulary: frozenset[str] = frozenset()
+    book_keys: frozenset[str] = frozenset()
 
     @property
     def typos(self) -> frozenset[str]:
-        """Typo keys of the message's long words: built once, and only when a fuzzy term is tried."""
+        """Typo keys of the message's long words that no term knows exactly (a typo is never a known word),
+        kept only when some term has the same key: built once, and only when a fuzzy term is tried.
+        Empty for almost every message, so the fuzzy step costs nothing after that."""
         if self._typos is None:
             keys: set[str] = set()
-            for word in self.words:
+            for word in self.words - self.vocabulary:
                 if len(word) >= FUZZY_MIN - 1:
                     keys |= _typo_keys(word)
-            self._typos = frozenset(keys)
+            self._typos = self.book_keys.intersection(keys)
         return self._typos
 
 
@@ -241,26 +246,32 @@ class _Terms:
     """A compiled list of terms: whole words, phrases and word prefixes."""
 
     words: frozenset[str]
-    phrases: tuple[str, ...]
-    prefixes: tuple[str, ...]
+    # Phrases (" word word ") by their first word: only phrases whose first word is in the message are
+    # searched for, so a long list costs one set intersection for most messages.
+    phrases: dict[str, tuple[str, ...]]
+    firsts: frozenset[str]  # the phrases' first words
+    prefixes: re.Pattern[str] | None  # " (prefix...)" over the padded text: one search for all prefixes
     # Typo key -> the term it stands for (single words of FUZZY_MIN letters or more).
     fuzzy: dict[str, str] | None = None
 
     def find(self, text: _Words) -> str | None:
-        hit = self.words & text.words
-        if hit:
-            return min(hit)
-        for phrase in self.phrases:
-            if phrase in text.padded:
-                return phrase.strip()
-        for prefix in self.prefixes:
-            for word in text.words:
-                if word.startswith(prefix):
-                    return word
+        if not self.words.isdisjoint(text.words):
+            return min(self.words & text.words)
+        if not self.firsts.isdisjoint(text.words):
+            for first in self.firsts & text.words:
+                for phrase in self.phrases[first]:
+                    if phrase in text.padded:
+                        return phrase.strip()
+        if self.prefixes is not None:
+            found = self.prefixes.search(text.padded)
+            if found:
+                return found[1]
         if self.fuzzy is not None:
-            near = text.typos.intersection(self.fuzzy)
-            if near:
-                return f"~{self.fuzzy[min(near)]}"
+            typos = text.typos
+            if typos:
+                near = typos.intersection(self.fuzzy)
+                if near:
+                    return f"~{self.fuzzy[min(near)]}"
         return None
 
 
@@ -272,10 +283,12 @@ class _Compiled:
     exclude: _Terms | None
     alternatives: tuple[tuple[_Terms, ...], ...] = ()
 
-    def match(self, text: _Text) -> Match | None:
+    def match(self, text: _Text, trigger: str | None) -> Match | None:
+        """`trigger`: this topic's trigger found in the message (FaqBook looks for every topic's at once)."""
         if self.exclude is not None and self.exclude.find(text.whole) is not None:
             return None
-        trigger = self.triggers.find(text.whole)
+        if trigger is None and self.triggers.prefixes is not None:
+            trigger = self.triggers.find(text.whole)
         if trigger is not None:
             return Match(self.topic, 1.0, f"trigger {trigger!r}")
         for groups in (self.groups, *self.alternatives):
@@ -300,6 +313,40 @@ class FaqBook:
         self.topics = topics
         self._by_id = {topic.id: topic for topic in topics}
         self._compiled = compiled
+        vocabulary: set[str] = set()
+        keys: set[str] = set()
+        for entry in compiled:
+            for terms in (entry.triggers, entry.exclude, *entry.groups, *(g for s in entry.alternatives for g in s)):
+                if terms is not None:
+                    vocabulary |= terms.words
+                    keys.update(terms.fuzzy or ())
+        self._vocabulary = frozenset(vocabulary)
+        self._fuzzy_keys = frozenset(keys)
+        # Every topic's trigger words and phrases in one index (topics in file order), searched once per message.
+        trigger_words: dict[str, list[int]] = {}
+        trigger_phrases: dict[str, list[tuple[str, int]]] = {}
+        for index, entry in enumerate(compiled):
+            for word in sorted(entry.triggers.words):
+                trigger_words.setdefault(word, []).append(index)
+            for first, phrases in entry.triggers.phrases.items():
+                trigger_phrases.setdefault(first, []).extend((phrase, index) for phrase in phrases)
+        self._trigger_words = trigger_words
+        self._trigger_phrases = trigger_phrases
+        self._trigger_firsts = frozenset(trigger_phrases) | frozenset(trigger_words)
+
+    def _triggers(self, text: _Words) -> dict[int, str]:
+        """Topic index -> a trigger of that topic found in the message."""
+        found: dict[int, str] = {}
+        if self._trigger_firsts.isdisjoint(text.words):
+            return found
+        for word in self._trigger_firsts & text.words:
+            for index in self._trigger_words.get(word, ()):
+                if index not in found or word < found[index]:
+                    found[index] = word
+            for phrase, index in self._trigger_phrases.get(word, ()):
+                if index not in found and phrase in text.padded:
+                    found[index] = phrase.strip()
+        return found
 
     def get(self, topic_id: str) -> FaqTopic | None:
         return self._by_id.get(topic_id)
@@ -331,8 +378,12 @@ class FaqBook:
         prepared = _prepare(text)
         if prepared is None:
             return None
-        for compiled in self._compiled:
-            found = compiled.match(prepared)
+        for words in {id(w): w for w in (prepared.whole, *prepared.lines)}.values():
+            words.vocabulary = self._vocabulary
+            words.book_keys = self._fuzzy_keys
+        triggers = self._triggers(prepared.whole)
+        for index, compiled in enumerate(self._compiled):
+            found = compiled.match(prepared, triggers.get(index))
             if found is not None:
                 return found
         return None
@@ -533,7 +584,7 @@ def _compile(
 ) -> _Terms:
     """Keyword groups (fuzzy=True) also match long words one typo away; triggers and excludes never do."""
     words: set[str] = set()
-    phrases: list[str] = []
+    phrases: dict[str, list[str]] = {}
     prefixes: list[str] = []
     for term in _expand(terms, concepts, where):
         prefix = term.endswith("*")
@@ -545,7 +596,7 @@ def _compile(
                 raise FaqError(f"{where}: prefix term {term!r} must be a single word")
             prefixes.append(normal)
         elif " " in normal:
-            phrases.append(f" {normal} ")
+            phrases.setdefault(normal.split(" ", 1)[0], []).append(f" {normal} ")
         else:
             words.add(normal)
     near: dict[str, str] = {}
@@ -554,7 +605,11 @@ def _compile(
             if len(word) >= FUZZY_MIN:
                 for key in _typo_keys(word):
                     near.setdefault(key, word)
-    return _Terms(frozenset(words), tuple(phrases), tuple(prefixes), near or None)
+    prefix_re = re.compile(" ((?:" + "|".join(map(re.escape, prefixes)) + ")[^ ]*)") if prefixes else None
+    return _Terms(
+        frozenset(words), {first: tuple(p) for first, p in phrases.items()}, frozenset(phrases), prefix_re,
+        near or None,
+    )
 
 
 def _expand(terms: tuple[str, ...], concepts: dict[str, tuple[str, ...]], where: str) -> list[str]:
