@@ -34,6 +34,7 @@ MAX_RAW = 4000  # longest message Discord delivers
 MAX_PROCESSED = 1000  # FAQ questions are short: longer prose is an essay or a paste, never matched
 MAX_LINES = 12  # pasted logs and configs are not FAQ questions
 MAX_KEYWORD_SETS = 8  # `keywords` plus at most 7 `also_keywords` sets per topic: the listener tries each
+TERSE_WORDS = 4  # a question this short may have no English function word at all
 FUZZY_MIN = 6  # single-word terms this long also match a message word one typo away ("trnasfer", "contibute")
 MAX_FILE_BYTES = 256 * 1024  # the shipped FAQ is ~19 KB; a bigger file is a mistake (or an attack on start-up)
 
@@ -63,7 +64,7 @@ _WORD = re.compile(r"[^\W_]+")
 # First words (after greetings) that make a sentence a question even without "?".
 _INTERROGATIVES = frozenset(
     "how hows what whats where wheres who whos whom why when which can could would should is are am "
-    "do does did will may might has have any anyone anybody shall isnt cant".split()
+    "do does did will may might has have any anyone anybody shall isnt cant please".split()
 )
 _FILLERS = frozenset(
     "hi hey hello heya yo all everyone folks guys people there so ok okay um hmm quick question q "
@@ -196,7 +197,11 @@ def _mostly_foreign(text: str, words: list[str]) -> bool:
             return True
     english = len(_ENGLISH.intersection(words))
     foreign = len(_FOREIGN.intersection(words))
-    return english == 0 or (foreign >= 2 and foreign >= english)
+    if english == 0:
+        # A terse ASCII question ("coc link?", "easy first tasks?") has no small English words to go by:
+        # it counts as English unless a word is on the foreign list.
+        return not (text.isascii() and len(words) <= TERSE_WORDS and foreign == 0)
+    return foreign >= 2 and foreign >= english
 
 
 def _question_like(has_mark: bool, words: list[str], padded: str) -> bool:
