@@ -36,6 +36,7 @@ MAX_LINES = 12  # pasted logs and configs are not FAQ questions
 MAX_KEYWORD_SETS = 8  # `keywords` plus at most 7 `also_keywords` sets per topic: the listener tries each
 TERSE_WORDS = 4  # a question this short may have no English function word at all
 FUZZY_MIN = 6  # single-word terms this long also match a message word one typo away ("trnasfer", "contibute")
+MAX_TYPO_WORDS = 16  # unknown long words per message that get typo keys (FAQ questions have a few)
 MAX_FILE_BYTES = 256 * 1024  # the shipped FAQ is ~19 KB; a bigger file is a mistake (or an attack on start-up)
 
 AUTOMATIC_FOOTER = 'Automatic answer. Not what you asked? Press "Not helpful".'
@@ -143,6 +144,7 @@ class _Words:
     # Set by FaqBook.match: every word its terms know exactly, and every typo key of their long words.
     vocabulary: frozenset[str] = frozenset()
     book_keys: frozenset[str] = frozenset()
+    longest: int = 0  # the longest fuzzy term: a word 2+ letters longer can't be one typo away
 
     @property
     def typos(self) -> frozenset[str]:
@@ -151,9 +153,13 @@ class _Words:
         Empty for almost every message, so the fuzzy step costs nothing after that."""
         if self._typos is None:
             keys: set[str] = set()
+            budget = MAX_TYPO_WORDS
             for word in self.words - self.vocabulary:
-                if len(word) >= FUZZY_MIN - 1:
+                if FUZZY_MIN - 1 <= len(word) <= self.longest + 1:
                     keys |= _typo_keys(word)
+                    budget -= 1
+                    if not budget:
+                        break
             self._typos = self.book_keys.intersection(keys)
         return self._typos
 
@@ -258,6 +264,7 @@ class _Terms:
     prefixes: re.Pattern[str] | None  # " (prefix...)" over the padded text: one search for all prefixes
     # Typo key -> the term it stands for (single words of FUZZY_MIN letters or more).
     fuzzy: dict[str, str] | None = None
+    fuzzy_keys: frozenset[str] = frozenset()  # set & set walks the smaller one; set & dict walks the dict
 
     def find(self, text: _Words) -> str | None:
         if not self.words.isdisjoint(text.words):
@@ -274,7 +281,7 @@ class _Terms:
         if self.fuzzy is not None:
             typos = text.typos
             if typos:
-                near = typos.intersection(self.fuzzy)
+                near = typos & self.fuzzy_keys
                 if near:
                     return f"~{self.fuzzy[min(near)]}"
         return None
@@ -327,6 +334,7 @@ class FaqBook:
                     keys.update(terms.fuzzy or ())
         self._vocabulary = frozenset(vocabulary)
         self._fuzzy_keys = frozenset(keys)
+        self._longest = max((len(key) for key in keys), default=0)  # a term itself is one of its keys
         # Every topic's trigger words and phrases in one index (topics in file order), searched once per message.
         trigger_words: dict[str, list[int]] = {}
         trigger_phrases: dict[str, list[tuple[str, int]]] = {}
@@ -386,6 +394,7 @@ class FaqBook:
         for words in {id(w): w for w in (prepared.whole, *prepared.lines)}.values():
             words.vocabulary = self._vocabulary
             words.book_keys = self._fuzzy_keys
+            words.longest = self._longest
         triggers = self._triggers(prepared.whole)
         for index, compiled in enumerate(self._compiled):
             found = compiled.match(prepared, triggers.get(index))
@@ -613,7 +622,7 @@ def _compile(
     prefix_re = re.compile(" ((?:" + "|".join(map(re.escape, prefixes)) + ")[^ ]*)") if prefixes else None
     return _Terms(
         frozenset(words), {first: tuple(p) for first, p in phrases.items()}, frozenset(phrases), prefix_re,
-        near or None,
+        near or None, frozenset(near),
     )
 
 
