@@ -82,6 +82,8 @@ _CUES = tuple(
     ).split(", ")
 )
 # A crude language check: FAQ answers are English, so are the questions we may answer.
+# Words too common to suggest a topic by themselves ("did you mean"): question words, fillers, small words.
+_EVERYDAY_EXTRA = "help with about do get i can could would should my our your it this that one".split()
 _ENGLISH = frozenset(
     "the a an i my is are to does can how what it of for in on we you this that be with any there "
     "im id and or where who should would could me your our if have has not get will about from at "
@@ -93,6 +95,9 @@ _FOREIGN = frozenset(
     "wie kann meine mein zu mit nicht ein eine auf os da dos com um uma eu meu il di che sono het "
     "een ik hoe mijn van faco".split()
 )
+
+
+_EVERYDAY = _INTERROGATIVES | _FILLERS | _ENGLISH | frozenset(_EVERYDAY_EXTRA)
 
 
 class FaqError(Exception):
@@ -382,6 +387,35 @@ class FaqBook:
                 ranked.append((2, index, topic))
         ranked.sort(key=lambda item: item[:2])
         return [topic for _, _, topic in ranked[:limit]]
+
+    def suggest(self, text: str, limit: int = 3) -> list[Match]:
+        """Topics the message nearly matches, for a "did you mean" offer when the bot was asked directly and
+        `match` found nothing: every group but one of a keyword set matched, with at least one word that
+        is not an everyday one ("how", "the", "help"). Best first, then in file order; at most `limit`."""
+        prepared = _prepare(text)
+        if prepared is None or self.match(text) is not None:
+            return []
+        whole = prepared.whole
+        whole.vocabulary, whole.book_keys, whole.longest = self._vocabulary, self._fuzzy_keys, self._longest
+        ranked: list[tuple[float, int, Match]] = []
+        for index, entry in enumerate(self._compiled):
+            if entry.exclude is not None and entry.exclude.find(whole) is not None:
+                continue
+            best: tuple[float, list[str]] | None = None
+            for groups in (entry.groups, *entry.alternatives):
+                if len(groups) < 2:
+                    continue
+                found = [term for term in (group.find(whole) for group in groups) if term is not None]
+                telling = [t for t in found if not set(t.lstrip("~").split()) <= _EVERYDAY]
+                if len(found) >= len(groups) - 1 and telling:
+                    score = len(found) / len(groups)
+                    if best is None or score > best[0]:
+                        best = (score, found)
+            if best is not None:
+                reason = "partly: " + " + ".join(repr(t) for t in best[1])
+                ranked.append((-best[0], index, Match(entry.topic, round(0.5 * best[0], 2), reason)))
+        ranked.sort(key=lambda item: item[:2])
+        return [match for _, _, match in ranked[: max(0, limit)]]
 
     def match(self, text: str) -> Match | None:
         """The topic answering `text`, or None unless the message is clearly that question.

@@ -70,3 +70,60 @@ def test_typo_matching_stays_cheap_on_hostile_questions(text: str) -> None:
     for _ in range(20):
         book.match(text)
     assert (time.perf_counter() - started) / 20 < 0.005  # the listener's budget is microseconds per message
+
+
+# ------------------------------------------------------------------ "did you mean" when asked directly
+
+async def test_a_mention_the_bot_is_unsure_about_offers_did_you_mean_buttons(make_harness) -> None:
+    h = await make_harness(**CONTENT_ON)
+    bot_id = h.discord.bot_user.id
+    vague = f"<@{bot_id}> how does the pypi thing work?"
+    asked = await h.discord.send_message(h.USER, h.ECO_CHANNEL, vague, mentions=(bot_id,))
+    offer = await reply_to(h, asked)  # nobody pinged, nothing echoed
+    assert "Did you mean" in offer.content and offer.embeds == []
+    buttons = offer.buttons()
+    assert buttons and len(buttons) <= 3
+    custom_id, label, _disabled = buttons[0]
+    assert custom_id == "eco:faq:show:pypi-ownership" and label == "What is needed on PyPI"
+
+    # Anyone may press; the answer shows only to them, and the channel gets nothing new.
+    channel_before = len(bot_messages(h))
+    for presser in (h.USER, h.USER2):
+        pressed = await h.discord.click(presser, offer, custom_id)
+        shown = await pressed.wait_message()
+        assert shown.ephemeral and [e["title"] for e in shown.embeds] == ["What is needed on PyPI"]
+        assert "davidism" in shown.embeds[0]["description"] and shown.mention_ids == set()
+    await h.restart()  # stateless button: rebuilt from its custom_id after a restart
+    pressed = await h.discord.click(new_member(h), offer, custom_id)
+    assert (await pressed.wait_message()).ephemeral
+    await settle(h)
+    assert len(bot_messages(h)) == channel_before
+
+
+async def test_did_you_mean_needs_a_telling_word_and_a_known_topic(make_harness) -> None:
+    h = await make_harness(**CONTENT_ON)
+    bot_id = h.discord.bot_user.id
+    asked = await h.discord.send_message(
+        h.USER, h.ECO_CHANNEL, f"<@{bot_id}> how do I set up redis sessions?", mentions=(bot_id,)
+    )
+    pointer = await reply_to(h, asked)
+    assert "/eco faq" in pointer.content and "Did you mean" not in pointer.content and pointer.buttons() == []
+
+    # A hand-made custom_id for a topic that doesn't exist (or was removed from faq.toml) is refused.
+    button = {"type": 2, "style": 1, "label": "x", "custom_id": "eco:faq:show:no-such-topic"}
+    old = h.discord.store_message(
+        h.discord.channels[h.ECO_CHANNEL], h.discord.bot_user,
+        {"content": "", "components": [{"type": 1, "components": [button]}]},
+    )
+    pressed = await h.discord.click(h.USER, old, button["custom_id"])
+    reply = await pressed.wait_message()
+    assert reply.ephemeral and "no longer exists" in reply.content
+
+
+def test_suggest_is_offered_only_for_near_misses() -> None:
+    book = load_faq(SHIPPED_FAQ)
+    assert [m.topic.id for m in book.suggest("what about translations?")] == ["docs-translations"]
+    assert book.suggest("how do I transfer my extension to pallets-eco?") == []  # a full match answers instead
+    assert book.suggest("what is this bot for?") == []  # only everyday words
+    assert book.suggest("thanks!") == []  # not a question
+    assert len(book.suggest("how does the org work?")) <= 3
