@@ -119,3 +119,12 @@ def test_bad_also_keywords_stop_loading_with_one_line(tmp_path: Path, also: str,
         load_faq(_write(tmp_path, keywords=f'["alpha"], ["beta"]]\nalso_keywords = [{also}'))
     assert expected in str(info.value) and "\n" not in str(info.value)
     assert str(info.value).startswith("faq.toml: topic 'sample-topic':")
+
+
+def test_the_benchmarks_synthetic_chat_gets_no_answer(book: FaqBook) -> None:
+    # 3,000 generated chat lines ("the new maintainer needs a rebase?"): the matcher before issue 15 answered
+    # none of them, and so must the wider one.
+    from benchmarks.faq_matcher import synthetic_lines
+
+    answered = {line: found.topic.id for line in synthetic_lines(3000, 7) if (found := book.match(line))}
+    assert answered == {}
