@@ -31,6 +31,10 @@ WELCOME = (
     "- `/eco faq`: answers to the common questions"
 )
 UNSURE = "I'm not sure which question that is. `/eco faq` lists the topics I can answer."
+DID_YOU_MEAN = (
+    "I'm not sure which question that is. Did you mean one of these? The answer shows only to whoever presses; "
+    "`/eco faq` lists every topic."
+)
 
 
 ORDINARY_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
@@ -101,6 +105,38 @@ class NotHelpfulButton(
             "You already told me, thanks."
         )
         await interaction.response.send_message(text, ephemeral=True)
+
+
+class ShowTopicButton(
+    GuardedDynamicItem[discord.ui.Button],
+    template=custom_id_template(r"eco:faq:show:(?P<topic>[a-z0-9-]{1,50})"),
+):
+    """A "did you mean" choice: shows that topic's answer to whoever presses it, only to them. Stateless, so
+    it works after a restart; anyone may press it (it reveals nothing but a public FAQ answer)."""
+
+    def __init__(self, topic_id: str, label: str = "Show answer") -> None:
+        super().__init__(
+            discord.ui.Button(label=label[:80], style=discord.ButtonStyle.primary, custom_id=f"eco:faq:show:{topic_id}")
+        )
+        self.topic_id = topic_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match: re.Match[str]):  # type: ignore[override]
+        return cls(match["topic"])
+
+    async def handle(self, interaction: discord.Interaction) -> None:
+        cog: Faq | None = interaction.client.get_cog("Faq")  # type: ignore[union-attr]
+        topic = cog.service.faq.get(self.topic_id) if cog is not None else None
+        if topic is None:
+            raise NotFoundError("That FAQ topic no longer exists. `/eco faq` lists the current ones.")
+        await interaction.response.send_message(embed=render_topic(topic, automatic=False), ephemeral=True)
+
+
+def suggestion_view(topics: tuple[FaqTopic, ...]) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for topic in topics[:3]:
+        view.add_item(ShowTopicButton(topic.id, topic.title))
+    return view
 
 
 def answer_view(topic: FaqTopic) -> discord.ui.View:
@@ -276,14 +312,18 @@ class Faq(EcoCog):
                 self.service.release_user(message.author.id)
                 decision = Decision(welcome=decision.welcome)
         content = WELCOME if decision.welcome else None
+        offer = decision.suggestions if decision.unsure and decision.topic is None else ()
         if decision.unsure and decision.topic is None:
-            content = f"{content}\n\n{UNSURE}" if content else UNSURE
+            unsure = DID_YOU_MEAN if offer else UNSURE
+            content = f"{content}\n\n{unsure}" if content else unsure
         embed = render_topic(decision.topic, automatic=True) if decision.topic else None
         if content is None and embed is None:
             return
         kwargs: dict = {"content": content, "mention_author": False}
         if decision.topic is not None:
             kwargs |= {"embed": embed, "view": answer_view(decision.topic)}
+        elif offer:
+            kwargs["view"] = suggestion_view(offer)
         # Send and record as one step: a shutdown in between would welcome the member twice.
         async with self.bot.critical():
             try:
@@ -316,5 +356,5 @@ class Faq(EcoCog):
 
 async def setup(bot: EcoBot) -> None:
     book = load_faq(faq_path(bot))
-    bot.add_dynamic_items(NotHelpfulButton)
+    bot.add_dynamic_items(NotHelpfulButton, ShowTopicButton)
     await bot.add_cog(Faq(bot, book))

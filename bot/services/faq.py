@@ -33,6 +33,10 @@ MAX_LINKS = 5  # one action row of link buttons
 MAX_RAW = 4000  # longest message Discord delivers
 MAX_PROCESSED = 1000  # FAQ questions are short: longer prose is an essay or a paste, never matched
 MAX_LINES = 12  # pasted logs and configs are not FAQ questions
+MAX_KEYWORD_SETS = 8  # `keywords` plus at most 7 `also_keywords` sets per topic: the listener tries each
+TERSE_WORDS = 4  # a question this short may have no English function word at all
+FUZZY_MIN = 6  # single-word terms this long also match a message word one typo away ("trnasfer", "contibute")
+MAX_TYPO_WORDS = 16  # unknown long words per message that get typo keys (FAQ questions have a few)
 MAX_FILE_BYTES = 256 * 1024  # the shipped FAQ is ~19 KB; a bigger file is a mistake (or an attack on start-up)
 
 AUTOMATIC_FOOTER = 'Automatic answer. Not what you asked? Press "Not helpful".'
@@ -61,7 +65,7 @@ _WORD = re.compile(r"[^\W_]+")
 # First words (after greetings) that make a sentence a question even without "?".
 _INTERROGATIVES = frozenset(
     "how hows what whats where wheres who whos whom why when which can could would should is are am "
-    "do does did will may might has have any anyone anybody shall isnt cant".split()
+    "do does did will may might has have any anyone anybody shall isnt cant please".split()
 )
 _FILLERS = frozenset(
     "hi hey hello heya yo all everyone folks guys people there so ok okay um hmm quick question q "
@@ -78,6 +82,8 @@ _CUES = tuple(
     ).split(", ")
 )
 # A crude language check: FAQ answers are English, so are the questions we may answer.
+# Words too common to suggest a topic by themselves ("did you mean"): question words, fillers, small words.
+_EVERYDAY_EXTRA = "help with about do get i can could would should my our your it this that one".split()
 _ENGLISH = frozenset(
     "the a an i my is are to does can how what it of for in on we you this that be with any there "
     "im id and or where who should would could me your our if have has not get will about from at "
@@ -89,6 +95,9 @@ _FOREIGN = frozenset(
     "wie kann meine mein zu mit nicht ein eine auf os da dos com um uma eu meu il di che sono het "
     "een ik hoe mijn van faco".split()
 )
+
+
+_EVERYDAY = _INTERROGATIVES | _FILLERS | _ENGLISH | frozenset(_EVERYDAY_EXTRA)
 
 
 class FaqError(Exception):
@@ -110,6 +119,7 @@ class FaqTopic:
     triggers: tuple[str, ...]
     keywords: tuple[tuple[str, ...], ...] = ()
     exclude: tuple[str, ...] = ()
+    also_keywords: tuple[tuple[tuple[str, ...], ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,10 +129,44 @@ class Match:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
+def _typo_keys(word: str) -> set[str]:
+    """`word` and every way of deleting one letter from it: two words one typo apart (a letter missing,
+    added, changed, or two letters swapped) always share a key. Used for long words only."""
+    keys = _deletions(word)
+    keys.add(word)
+    return keys
+
+
+@dataclass(slots=True)
 class _Words:
     padded: str  # " word word word " so phrases match on whole words with `in`
     words: frozenset[str]
+    _typos: frozenset[str] | None = None
+    # Set by FaqBook.match: every word its terms know exactly, and every typo key of their long words.
+    vocabulary: frozenset[str] = frozenset()
+    book_keys: frozenset[str] = frozenset()
+    longest: int = 0  # the longest fuzzy term: a word 2+ letters longer can't be one typo away
+
+    @property
+    def typos(self) -> frozenset[str]:
+        """Typo keys of the message's long words that no term knows exactly (a typo is never a known word),
+        kept only when some term has the same key: built once, and only when a fuzzy term is tried.
+        Empty for almost every message, so the fuzzy step costs nothing after that."""
+        if self._typos is None:
+            keys: set[str] = set()
+            budget = MAX_TYPO_WORDS
+            for word in self.words - self.vocabulary:
+                if FUZZY_MIN - 1 <= len(word) <= self.longest + 1:
+                    keys |= _typo_keys(word)
+                    budget -= 1
+                    if not budget:
+                        break
+            self._typos = self.book_keys.intersection(keys)
+        return self._typos
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +208,11 @@ def _mostly_foreign(text: str, words: list[str]) -> bool:
             return True
     english = len(_ENGLISH.intersection(words))
     foreign = len(_FOREIGN.intersection(words))
-    return english == 0 or (foreign >= 2 and foreign >= english)
+    if english == 0:
+        # A terse ASCII question ("coc link?", "easy first tasks?") has no small English words to go by:
+        # it counts as English unless a word is on the foreign list.
+        return not (text.isascii() and len(words) <= TERSE_WORDS and foreign == 0)
+    return foreign >= 2 and foreign >= english
 
 
 def _question_like(has_mark: bool, words: list[str], padded: str) -> bool:
@@ -214,20 +262,33 @@ class _Terms:
     """A compiled list of terms: whole words, phrases and word prefixes."""
 
     words: frozenset[str]
-    phrases: tuple[str, ...]
-    prefixes: tuple[str, ...]
+    # Phrases (" word word ") by their first word: only phrases whose first word is in the message are
+    # searched for, so a long list costs one set intersection for most messages.
+    phrases: dict[str, tuple[str, ...]]
+    firsts: frozenset[str]  # the phrases' first words
+    prefixes: re.Pattern[str] | None  # " (prefix...)" over the padded text: one search for all prefixes
+    # Typo key -> the term it stands for (single words of FUZZY_MIN letters or more).
+    fuzzy: dict[str, str] | None = None
+    fuzzy_keys: frozenset[str] = frozenset()  # set & set walks the smaller one; set & dict walks the dict
 
     def find(self, text: _Words) -> str | None:
-        hit = self.words & text.words
-        if hit:
-            return min(hit)
-        for phrase in self.phrases:
-            if phrase in text.padded:
-                return phrase.strip()
-        for prefix in self.prefixes:
-            for word in text.words:
-                if word.startswith(prefix):
-                    return word
+        if not self.words.isdisjoint(text.words):
+            return min(self.words & text.words)
+        if not self.firsts.isdisjoint(text.words):
+            for first in self.firsts & text.words:
+                for phrase in self.phrases[first]:
+                    if phrase in text.padded:
+                        return phrase.strip()
+        if self.prefixes is not None:
+            found = self.prefixes.search(text.padded)
+            if found:
+                return found[1]
+        if self.fuzzy is not None:
+            typos = text.typos
+            if typos:
+                near = typos & self.fuzzy_keys
+                if near:
+                    return f"~{self.fuzzy[min(near)]}"
         return None
 
 
@@ -237,24 +298,28 @@ class _Compiled:
     triggers: _Terms
     groups: tuple[_Terms, ...]
     exclude: _Terms | None
+    alternatives: tuple[tuple[_Terms, ...], ...] = ()
 
-    def match(self, text: _Text) -> Match | None:
+    def match(self, text: _Text, trigger: str | None) -> Match | None:
+        """`trigger`: this topic's trigger found in the message (FaqBook looks for every topic's at once)."""
         if self.exclude is not None and self.exclude.find(text.whole) is not None:
             return None
-        trigger = self.triggers.find(text.whole)
+        if trigger is None and self.triggers.prefixes is not None:
+            trigger = self.triggers.find(text.whole)
         if trigger is not None:
             return Match(self.topic, 1.0, f"trigger {trigger!r}")
-        if not self.groups:
-            return None
-        for line in text.lines:
-            found = []
-            for group in self.groups:
-                term = group.find(line)
-                if term is None:
-                    break
-                found.append(term)
-            else:
-                return Match(self.topic, 0.8, "keywords " + " + ".join(repr(t) for t in found))
+        for groups in (self.groups, *self.alternatives):
+            if not groups:
+                continue
+            for line in text.lines:
+                found = []
+                for group in groups:
+                    term = group.find(line)
+                    if term is None:
+                        break
+                    found.append(term)
+                else:
+                    return Match(self.topic, 0.8, "keywords " + " + ".join(repr(t) for t in found))
         return None
 
 
@@ -265,6 +330,41 @@ class FaqBook:
         self.topics = topics
         self._by_id = {topic.id: topic for topic in topics}
         self._compiled = compiled
+        vocabulary: set[str] = set()
+        keys: set[str] = set()
+        for entry in compiled:
+            for terms in (entry.triggers, entry.exclude, *entry.groups, *(g for s in entry.alternatives for g in s)):
+                if terms is not None:
+                    vocabulary |= terms.words
+                    keys.update(terms.fuzzy or ())
+        self._vocabulary = frozenset(vocabulary)
+        self._fuzzy_keys = frozenset(keys)
+        self._longest = max((len(key) for key in keys), default=0)  # a term itself is one of its keys
+        # Every topic's trigger words and phrases in one index (topics in file order), searched once per message.
+        trigger_words: dict[str, list[int]] = {}
+        trigger_phrases: dict[str, list[tuple[str, int]]] = {}
+        for index, entry in enumerate(compiled):
+            for word in sorted(entry.triggers.words):
+                trigger_words.setdefault(word, []).append(index)
+            for first, phrases in entry.triggers.phrases.items():
+                trigger_phrases.setdefault(first, []).extend((phrase, index) for phrase in phrases)
+        self._trigger_words = trigger_words
+        self._trigger_phrases = trigger_phrases
+        self._trigger_firsts = frozenset(trigger_phrases) | frozenset(trigger_words)
+
+    def _triggers(self, text: _Words) -> dict[int, str]:
+        """Topic index -> a trigger of that topic found in the message."""
+        found: dict[int, str] = {}
+        if self._trigger_firsts.isdisjoint(text.words):
+            return found
+        for word in self._trigger_firsts & text.words:
+            for index in self._trigger_words.get(word, ()):
+                if index not in found or word < found[index]:
+                    found[index] = word
+            for phrase, index in self._trigger_phrases.get(word, ()):
+                if index not in found and phrase in text.padded:
+                    found[index] = phrase.strip()
+        return found
 
     def get(self, topic_id: str) -> FaqTopic | None:
         return self._by_id.get(topic_id)
@@ -288,6 +388,35 @@ class FaqBook:
         ranked.sort(key=lambda item: item[:2])
         return [topic for _, _, topic in ranked[:limit]]
 
+    def suggest(self, text: str, limit: int = 3) -> list[Match]:
+        """Topics the message nearly matches, for a "did you mean" offer when the bot was asked directly and
+        `match` found nothing: every group but one of a keyword set matched, with at least one word that
+        is not an everyday one ("how", "the", "help"). Best first, then in file order; at most `limit`."""
+        prepared = _prepare(text)
+        if prepared is None or self.match(text) is not None:
+            return []
+        whole = prepared.whole
+        whole.vocabulary, whole.book_keys, whole.longest = self._vocabulary, self._fuzzy_keys, self._longest
+        ranked: list[tuple[float, int, Match]] = []
+        for index, entry in enumerate(self._compiled):
+            if entry.exclude is not None and entry.exclude.find(whole) is not None:
+                continue
+            best: tuple[float, list[str]] | None = None
+            for groups in (entry.groups, *entry.alternatives):
+                if len(groups) < 2:
+                    continue
+                found = [term for term in (group.find(whole) for group in groups) if term is not None]
+                telling = [t for t in found if not set(t.lstrip("~").split()) <= _EVERYDAY]
+                if len(found) >= len(groups) - 1 and telling:
+                    score = len(found) / len(groups)
+                    if best is None or score > best[0]:
+                        best = (score, found)
+            if best is not None:
+                reason = "partly: " + " + ".join(repr(t) for t in best[1])
+                ranked.append((-best[0], index, Match(entry.topic, round(0.5 * best[0], 2), reason)))
+        ranked.sort(key=lambda item: item[:2])
+        return [match for _, _, match in ranked[: max(0, limit)]]
+
     def match(self, text: str) -> Match | None:
         """The topic answering `text`, or None unless the message is clearly that question.
 
@@ -296,8 +425,13 @@ class FaqBook:
         prepared = _prepare(text)
         if prepared is None:
             return None
-        for compiled in self._compiled:
-            found = compiled.match(prepared)
+        for words in {id(w): w for w in (prepared.whole, *prepared.lines)}.values():
+            words.vocabulary = self._vocabulary
+            words.book_keys = self._fuzzy_keys
+            words.longest = self._longest
+        triggers = self._triggers(prepared.whole)
+        for index, compiled in enumerate(self._compiled):
+            found = compiled.match(prepared, triggers.get(index))
             if found is not None:
                 return found
         return None
@@ -428,7 +562,7 @@ def _load_topic(raw: Any, number: int, concepts: dict[str, tuple[str, ...]], nam
     _check_keys(
         raw,
         required={"id", "title", "answer", "links", "triggers"},
-        optional={"keywords", "exclude"},
+        optional={"keywords", "exclude", "also_keywords"},
         where=where,
     )
     topic_id = raw["id"]
@@ -448,12 +582,25 @@ def _load_topic(raw: Any, number: int, concepts: dict[str, tuple[str, ...]], nam
         _string_list(group, f"{where}: key 'keywords' group {i}") for i, group in enumerate(keywords_raw, start=1)
     )
     exclude = _string_list(raw.get("exclude", []), f"{where}: key 'exclude'", allow_empty=True)
-    topic = FaqTopic(topic_id, title, answer, links, triggers, keywords, exclude)
+    also_raw = raw.get("also_keywords", [])
+    if not isinstance(also_raw, list) or len(also_raw) + 1 > MAX_KEYWORD_SETS:
+        raise FaqError(f"{where}: key 'also_keywords': must be a list of at most {MAX_KEYWORD_SETS - 1} keyword sets")
+    also: list[tuple[tuple[str, ...], ...]] = []
+    for n, groups in enumerate(also_raw, start=1):
+        here = f"{where}: key 'also_keywords' set {n}"
+        if not isinstance(groups, list) or len(groups) < 2:
+            raise FaqError(f"{here}: must be a list of at least two groups")
+        also.append(tuple(_string_list(g, f"{here} group {i}") for i, g in enumerate(groups, start=1)))
+    topic = FaqTopic(topic_id, title, answer, links, triggers, keywords, exclude, tuple(also))
     entry = _Compiled(
         topic,
         _compile(triggers, {}, f"{where}: key 'triggers'"),
-        tuple(_compile(g, concepts, f"{where}: key 'keywords'") for g in keywords),
+        tuple(_compile(g, concepts, f"{where}: key 'keywords'", fuzzy=True) for g in keywords),
         _compile(exclude, concepts, f"{where}: key 'exclude'") if exclude else None,
+        tuple(
+            tuple(_compile(g, concepts, f"{where}: key 'also_keywords'", fuzzy=True) for g in groups)
+            for groups in also
+        ),
     )
     return topic, entry
 
@@ -480,9 +627,12 @@ def _load_links(raw: Any, where: str) -> tuple[FaqLink, ...]:
     return tuple(links)
 
 
-def _compile(terms: tuple[str, ...], concepts: dict[str, tuple[str, ...]], where: str) -> _Terms:
+def _compile(
+    terms: tuple[str, ...], concepts: dict[str, tuple[str, ...]], where: str, *, fuzzy: bool = False
+) -> _Terms:
+    """Keyword groups (fuzzy=True) also match long words one typo away; triggers and excludes never do."""
     words: set[str] = set()
-    phrases: list[str] = []
+    phrases: dict[str, list[str]] = {}
     prefixes: list[str] = []
     for term in _expand(terms, concepts, where):
         prefix = term.endswith("*")
@@ -494,10 +644,20 @@ def _compile(terms: tuple[str, ...], concepts: dict[str, tuple[str, ...]], where
                 raise FaqError(f"{where}: prefix term {term!r} must be a single word")
             prefixes.append(normal)
         elif " " in normal:
-            phrases.append(f" {normal} ")
+            phrases.setdefault(normal.split(" ", 1)[0], []).append(f" {normal} ")
         else:
             words.add(normal)
-    return _Terms(frozenset(words), tuple(phrases), tuple(prefixes))
+    near: dict[str, str] = {}
+    if fuzzy:
+        for word in sorted(words):
+            if len(word) >= FUZZY_MIN:
+                for key in _typo_keys(word):
+                    near.setdefault(key, word)
+    prefix_re = re.compile(" ((?:" + "|".join(map(re.escape, prefixes)) + ")[^ ]*)") if prefixes else None
+    return _Terms(
+        frozenset(words), {first: tuple(p) for first, p in phrases.items()}, frozenset(phrases), prefix_re,
+        near or None, frozenset(near),
+    )
 
 
 def _expand(terms: tuple[str, ...], concepts: dict[str, tuple[str, ...]], where: str) -> list[str]:

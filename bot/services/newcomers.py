@@ -51,6 +51,8 @@ class Decision:
     topic: FaqTopic | None = None
     # Mentioned the bot but no confident answer: point them at /eco faq instead of staying silent.
     unsure: bool = False
+    # With `unsure`: topics the question nearly matched, offered as "did you mean" buttons (at most 3).
+    suggestions: tuple[FaqTopic, ...] = ()
     # Position of the message among those considered: a maintainer's mention with a later
     # position came after it (a count, not a time, so two messages in one instant stay ordered).
     order: int = 0
@@ -127,13 +129,16 @@ class NewcomerService:
         welcome = self._settings.welcome and not msg.in_thread and self._take_welcome(msg, now)
         topic = None
         unsure = False
+        suggestions: tuple[FaqTopic, ...] = ()
         if msg.content and self._settings.auto_answer:
             match = self.faq.match(msg.content)
             if match is not None and self._take_answer(match.topic.id, msg.channel_id, msg.author_id, now):
                 topic = match.topic
             elif match is None and msg.mentions_bot:
                 unsure = self._take_unsure(msg, now)
-        return Decision(welcome=welcome, topic=topic, unsure=unsure, order=self._order)
+                if unsure:  # only when asked directly: never costs anything on ordinary chat
+                    suggestions = tuple(m.topic for m in self.faq.suggest(msg.content))
+        return Decision(welcome=welcome, topic=topic, unsure=unsure, suggestions=suggestions, order=self._order)
 
     def _take_welcome(self, msg: IncomingMessage, now: datetime) -> bool:
         key = (msg.guild_id, msg.author_id)

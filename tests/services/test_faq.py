@@ -38,6 +38,9 @@ CURRENT_LINKS = {
     "https://palletsprojects.com/code-of-conduct",
     "https://docs.github.com/en/repositories/creating-and-managing-repositories/transferring-a-repository",
     "https://github.com/pallets-eco/flask-docs-translations",
+    # PyPI's name-retention policy and where its requests are filed (abandoned-pypi-name).
+    "https://peps.python.org/pep-0541/",
+    "https://github.com/pypi/support",
 }
 
 
