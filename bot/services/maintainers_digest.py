@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models.faq import FaqFeedback, FaqReply
+from bot.db.models.join import REVIEWABLE_JOIN_STATES, JoinRequest
 from bot.db.models.maintainers_digest import DigestQuestion, MaintainersDigestWeek
 from bot.db.models.review import ChecklistItem, ReviewTracking
 from bot.db.models.transfers import TransferRequest
@@ -129,6 +130,26 @@ async def waiting_requests(ctx: DigestContext) -> DigestSection | None:
         for r in rows
     )
     return DigestSection("Transfer requests waiting for review", lines)
+
+
+async def waiting_join_requests(ctx: DigestContext) -> DigestSection | None:
+    """`/eco join` requests on a card and not decided yet (the login shown was proven by GitHub)."""
+    rows = (
+        await ctx.session.scalars(
+            select(JoinRequest)
+            .where(JoinRequest.state.in_(REVIEWABLE_JOIN_STATES))
+            .order_by(JoinRequest.created_at, JoinRequest.id)
+            .limit(MAX_ITEMS_READ)
+        )
+    ).all()
+    lines = []
+    for r in rows:
+        label = f"join #{int(r.id)}"
+        if r.review_channel_id and r.review_message_id:
+            label = f"[{label}]({message_url(r.guild_id, r.review_channel_id, r.review_message_id)})"
+        login = escape(r.github_login or "?", 39)
+        lines.append(f"{label} **{login}** \u00b7 waiting {age(ctx.now - r.created_at)}")
+    return DigestSection("Join requests waiting for review", tuple(lines))
 
 
 async def verified_undecided(ctx: DigestContext) -> DigestSection | None:
@@ -280,6 +301,7 @@ async def _requests(ctx: DigestContext, *where: object) -> list[TransferRequest]
 
 DEFAULT_PROVIDERS: tuple[Provider, ...] = (
     waiting_requests,
+    waiting_join_requests,
     verified_undecided,
     stalled_transfers,
     invitations,
