@@ -113,7 +113,7 @@ async def run_bare(config: dict[str, Any]) -> None:
 def main(argv: list[str]) -> int:
     config = json.loads(Path(argv[1]).read_text())
     runner = run_ours if config["kind"] == "ours" else run_bare
-    profile = config.get("profile")  # benchmarks/profile.py: cProfile the whole process, stats to this file
+    profile = config.get("profile")  # benchmarks/profiling.py: cProfile the whole process, stats to this file
     profiler = None
     if profile:
         import cProfile

@@ -149,6 +149,7 @@ async def measure(tmp: Path, sizes: Sizes, users: int = 50, rounds: int = 3) -> 
             a, b = await _contribute_round(h, users)
             acks += a
             answers += b
+        await asyncio.sleep(1.0)  # let the last commands finish before the harness closes under them
         db_bytes = _db_bytes(tmp)
         return ScaleResult(
             sizes, tracking_cold, tracking_warm, refresh_cold, refresh_warm, issues_cached,

@@ -1,6 +1,6 @@
 """Where a command's time goes in the real bot: cProfile inside the benchmark child.
 
-    .venv/bin/python -m benchmarks.profile status --users 50 --rounds 6 [--top 40] [--sort tottime]
+    .venv/bin/python -m benchmarks.profiling status --users 50 --rounds 6 [--top 40] [--sort tottime]
 
 Starts the real bot in its own process (benchmarks.child) under cProfile, runs `/eco <command>` for
 `users` members at once, `rounds` times (after one warm-up), stops the bot and prints the profile's
@@ -44,7 +44,7 @@ async def profile(command: str, users: int, rounds: int, out: Path, tmp: Path) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.profiling", description=__doc__.splitlines()[0])
     parser.add_argument("command", help="an /eco subcommand, 'listener' or 'idle'")
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=6)
