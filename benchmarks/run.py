@@ -65,7 +65,9 @@ def preamble(quick: bool, command: str) -> list[str]:
         f"load average {load:.2f} at start.",
         "Ours = the real bot (production settings, SQLite); Bare = a discord.py client that defers every "
         "interaction and does nothing else. Both in their own process, against the project's loopback fakes. "
-        "Ratio = ours / bare. Latency: fake Discord dispatch → first callback received.",
+        "Ratio = ours / bare. Latency: fake Discord dispatch → first callback received; answer: → the answer is "
+        "out (the ack itself unless the command defers); CPU per command: the bot process's CPU time (all "
+        "threads) over a run / interactions. The scale section compares the bot with itself at two sizes.",
     ]
 
 
