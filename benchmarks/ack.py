@@ -41,6 +41,7 @@ class AckRun:
     latencies: list[float]
     missing: int  # interactions not acknowledged within ACK_WAIT (Discord would show "did not respond")
     answered: list[float] = field(default_factory=list)  # dispatch → answer out (settled rounds only)
+    cpu: float | None = None  # the bot process's CPU seconds per interaction over the run (all threads)
 
     @property
     def answer_p50(self) -> float:
@@ -108,6 +109,9 @@ async def _wait_answered(world: BenchWorld, interaction) -> float | None:
         )
     except TimeoutError:
         return None
+    first = interaction.callbacks[0] if interaction.callbacks else None
+    if first is not None and first.type in (4, 9):  # the message or the modal itself: the ack is the answer
+        return first.latency
     return asyncio.get_running_loop().time() - interaction.dispatched_at
 
 
@@ -162,7 +166,10 @@ async def measure_mode(worlds: dict[str, BenchWorld], mode: Mode, config: AckCon
                 for users in config.concurrency:
                     for _ in range(config.repeats):
                         for kind, world in worlds.items():
+                            before = (await procs[kind].stats()).process_time
                             run = await ack_run(world, command, users, config.samples, settle=kind == "ours")
+                            spent = (await procs[kind].stats()).process_time - before
+                            run.cpu = spent / max(1, len(run.latencies) + run.missing)
                             results.setdefault((kind, command, users), []).append(run)
         finally:
             for proc in procs.values():
@@ -197,9 +204,13 @@ def add_ack_rows(
     verdict = "all under 3 s" if missing == 0 and worst < DEADLINE else f"{missing} missing, worst {worst:.2f} s"
     table.add(Row(section, f"{label} p50", ms(ours, "p50"), ms(bare, "p50"), "ms", f"{samples} samples"))
     table.add(Row(section, f"{label} p99", ms(ours, "p99"), ms(bare, "p99"), "ms", verdict))
-    if deferred and all(r.answered for r in ours):
-        # The bare bot only defers; what a user waits for is our answer, so show it (no ratio).
+    if all(r.answered for r in ours):
+        # The bare bot only defers; what a user waits for is our answer (the ack itself, unless the
+        # command defers), so show it for every command (no ratio).
         answered = sum(len(r.answered) for r in ours)
-        note = f"answer out, {answered} of {samples}"
+        note = f"answer out, {answered} of {samples}" + ("" if deferred else "; the acknowledgement is the answer")
         table.add(Row(section, f"{label} answer p50", ms(ours, "answer_p50"), None, "ms", note))
         table.add(Row(section, f"{label} answer p99", ms(ours, "answer_p99"), None, "ms", note))
+    if all(r.cpu is not None for r in ours + bare):
+        table.add(Row(section, f"{label} CPU per command", ms(ours, "cpu"), ms(bare, "cpu"), "ms",
+                      "bot process, all threads; the bare bot only defers"))

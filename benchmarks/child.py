@@ -113,8 +113,20 @@ async def run_bare(config: dict[str, Any]) -> None:
 def main(argv: list[str]) -> int:
     config = json.loads(Path(argv[1]).read_text())
     runner = run_ours if config["kind"] == "ours" else run_bare
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(runner(config))
+    profile = config.get("profile")  # benchmarks/profiling.py: cProfile the whole process, stats to this file
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(runner(config))
+    finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile)
     return 0
 
 

@@ -66,12 +66,12 @@ def seed(h: Harness) -> None:
         pypi.add_project(f"flask-tracked{n}", roles=[("Owner", login)])
 
 
-async def approve_requests(h: Harness) -> list[int]:
-    """20 verified requests, each approved by a maintainer vote (which starts its checklist)."""
+async def approve_requests(h: Harness, tracked: int = TRACKED) -> list[int]:
+    """`tracked` (20) verified requests, each approved by a maintainer vote (which starts its checklist)."""
     review = h.bot.get_cog("Review").review  # type: ignore[union-attr]
     now = h.clock.now()
     ids = []
-    for n in range(TRACKED):
+    for n in range(tracked):
         login, name = f"owner{n}", f"flask-tracked{n}"
         repo = h.github.repo(f"{login}/{name}")
         async with h.db() as s:

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.run            # full run, about 7 minutes on 2 cores
     .venv/bin/python -m benchmarks.run --quick    # fewer samples and repeats, under 2 minutes
+    .venv/bin/python -m benchmarks.run --only scale   # how cost grows, 1x vs 10x (about 7 minutes)
 
 Everything runs against the project's loopback fakes (127.0.0.1 only). The real bot and the bare
 baseline (benchmarks/bare_bot.py) each run in their own child process, on their own fake Discord,
@@ -31,11 +32,12 @@ from benchmarks.ack import AckConfig, run_ack  # noqa: E402
 from benchmarks.github_cost import run_github_cost  # noqa: E402
 from benchmarks.listener import ListenerConfig, run_listener  # noqa: E402
 from benchmarks.report import Row, Table  # noqa: E402
+from benchmarks.scale import run_scale  # noqa: E402
 from benchmarks.startup import run_startup  # noqa: E402
 from benchmarks.world import bench_world  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.md"
-SECTIONS = ("ack", "listener", "startup", "github")
+SECTIONS = ("ack", "listener", "startup", "github", "scale")
 
 
 @dataclass
@@ -44,11 +46,14 @@ class Plan:
     listener: ListenerConfig
     startup_repeats: int
     members: int = 10_000
+    scale_factors: tuple[float, ...] = (1.0, 10.0)
+    scale_repeats: int = 3
 
 
 def plan_for(quick: bool) -> Plan:
     if quick:
-        return Plan(AckConfig(repeats=1, samples=10), ListenerConfig(messages=3_000, repeats=1), startup_repeats=1)
+        return Plan(AckConfig(repeats=1, samples=10), ListenerConfig(messages=3_000, repeats=1), startup_repeats=1,
+                    scale_factors=(0.1, 1.0), scale_repeats=1)
     return Plan(AckConfig(repeats=3, samples=60), ListenerConfig(messages=10_000, repeats=3), startup_repeats=3)
 
 
@@ -60,7 +65,9 @@ def preamble(quick: bool, command: str) -> list[str]:
         f"load average {load:.2f} at start.",
         "Ours = the real bot (production settings, SQLite); Bare = a discord.py client that defers every "
         "interaction and does nothing else. Both in their own process, against the project's loopback fakes. "
-        "Ratio = ours / bare. Latency: fake Discord dispatch → first callback received.",
+        "Ratio = ours / bare. Latency: fake Discord dispatch → first callback received; answer: → the answer is "
+        "out (the ack itself unless the command defers); CPU per command: the bot process's CPU time (all "
+        "threads) over a run / interactions. The scale section compares the bot with itself at two sizes.",
     ]
 
 
@@ -85,6 +92,8 @@ async def run(plan: Plan, sections: tuple[str, ...], table: Table, keep: Path | 
         if "github" in sections:
             (tmp / "github").mkdir()
             await timed("GitHub cost", run_github_cost(table, tmp / "github"))
+        if "scale" in sections:
+            await timed("scale", run_scale(table, tmp / "scale", plan.scale_factors, plan.scale_repeats))
 
 
 async def timed(what: str, coro) -> None:
@@ -111,7 +120,9 @@ def targets(table: Table) -> list[str]:
         verdict = "met" if not missing else "NOT met: " + ", ".join(r.metric for r in missing)
         lines.append(f"- every acknowledgement under 3 s: {verdict}")
     for metric, limit, name in (("CPU per message", 1.3, "listener cost"),
-                                ("resident memory after start", 1.3, "memory after start")):
+                                ("resident memory after start", 1.3, "memory after start"),
+                                ("process start → first /eco about answered (restart)", 1.5,
+                                 "restart to first answer")):
         found = rows(lambda r, m=metric: r.metric == m)
         if found:
             ratio = found[0].ratio or 0

@@ -101,9 +101,10 @@ class BenchWorld(Harness):
         finally:
             await engine.dispose()
 
-    async def spawn(self, kind: str, db_file: Path) -> BotProcess:
+    async def spawn(self, kind: str, db_file: Path, profile: Path | None = None) -> BotProcess:
         config = {
             "kind": kind,
+            "profile": str(profile) if profile else None,
             "raw": self.raw_config(db_file),
             "env": {"DISCORD_TOKEN": DISCORD_TOKEN, "GITHUB_TOKEN": GITHUB_TOKEN},
         }

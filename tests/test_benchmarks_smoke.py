@@ -4,7 +4,7 @@ Speed is not asserted here (benchmarks/run.py reports it); this only catches a b
 
 from __future__ import annotations
 
-from benchmarks import ack, github_cost, listener, run, startup  # noqa: F401  (they must import)
+from benchmarks import ack, github_cost, listener, run, scale, startup  # noqa: F401  (they must import)
 from benchmarks.report import Row, Table, percentile
 from benchmarks.world import bench_world
 
@@ -44,3 +44,23 @@ async def test_three_acknowledgements_of_one_user_are_measured(tmp_path):
     ]
     assert deferred.rows[3].ratio is None and deferred.rows[3].note == "answer out, 2 of 2"
     assert "every acknowledgement under 3 s: met" in "\n".join(run.targets(deferred))
+
+
+async def test_the_scale_mode_measures_two_tiny_sizes(tmp_path):
+    table = Table("smoke")
+    base = scale.Sizes(tracked=2, issues=20, members=10, repos=2)
+    runs = await scale.run_scale(table, tmp_path, factors=(1.0, 2.0), repeats=1, base=base, users=2, rounds=1)
+    small, large = runs[0][0], runs[1][0]
+    assert (small.sizes, large.sizes) == (base, scale.Sizes(4, 40, 20, 4))
+    # Every tracked transfer is read from GitHub on a pass; warm passes are answered by ETags (no cost).
+    assert 0 < small.tracking_cold.requests < large.tracking_cold.requests
+    assert large.tracking_warm.cost == 0 and large.tracking_warm.requests > 0
+    assert (small.issues_cached, large.issues_cached) == (20, 40)
+    assert small.refresh_cold.search >= 1 and large.refresh_cold.cost > 0
+    assert 0 < large.contribute_ack_p99 <= large.contribute_answer_p99
+    assert large.heap_peak > 0 and large.rss > 0 and large.db_bytes > 0
+    metrics = [row.metric for row in table.rows]
+    assert "tracking pass, warm (nothing changed): rate-limit units" in metrics
+    assert "/eco contribute answer p99, 2 users" in metrics
+    growth = next(r for r in table.rows if r.metric == "beginner issues in the suggestion cache")
+    assert growth.ratio == 2.0 and growth.note.startswith("linear")

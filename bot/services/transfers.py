@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, exists, func, or_, select, text
+from sqlalchemy import and_, bindparam, exists, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -243,6 +243,24 @@ _UNTOLD_EXPIRIES = (
     )
     .order_by(TransferRequest.id.desc())
 )
+# `start`'s one read: the caller's drafts and their withdrawn requests whose expiry was not told yet
+# (_DRAFT_OF and _UNTOLD_EXPIRIES in one statement), newest first.
+_EXPIRED = aliased(TransferEvent)
+_START_ROWS = (
+    select(TransferRequest)
+    .where(
+        TransferRequest.requester_id == bindparam("user_id"),
+        or_(
+            TransferRequest.state == "draft",
+            and_(
+                TransferRequest.state == "withdrawn",
+                exists().where(_EXPIRED.request_id == TransferRequest.id, _EXPIRED.action == DRAFT_EXPIRED),
+                ~exists().where(_TOLD.request_id == TransferRequest.id, _TOLD.action == EXPIRY_TOLD),
+            ),
+        ),
+    )
+    .order_by(TransferRequest.id.desc())
+)
 
 
 class TransferService:
@@ -471,12 +489,17 @@ class TransferService:
         of theirs that expired since they last asked, which is told once."""
         now = self._clock.now()
         async with self._db() as session:
-            draft = await self._draft(session, user_id)
+            # One query for both (the draft, and the expiries not told yet): each query is several
+            # round trips to the database thread, and most callers have neither.
+            rows = list(await session.scalars(_START_ROWS, {"user_id": user_id}))
+            draft = next((r for r in rows if r.state == "draft"), None)
+            untold = [r for r in rows if r.state == "withdrawn"]
             expired_now = draft is not None and self._stale(draft, now)
             if expired_now:
                 await self._expire(session, draft, now, "expired when its owner came back")
                 draft = None
-            untold = list((await session.scalars(_UNTOLD_EXPIRIES, {"user_id": user_id})).unique())
+                # The draft just expired is news too: read the untold expiries again (rare).
+                untold = list((await session.scalars(_UNTOLD_EXPIRIES, {"user_id": user_id})).unique())
             for row in untold:
                 await states.audit(session, row.id, actor_id=user_id, action=EXPIRY_TOLD, now=now)
             if untold or expired_now:  # most calls only read: no commit to wait for
