@@ -160,7 +160,7 @@ class RadarSettings:
 
 @dataclass(frozen=True)
 class JoinSettings:
-    """`/eco join`: members asking to help maintain pallets-eco (issue 16)."""
+    """`/eco join`: members asking to help maintain pallets-eco."""
 
     approvals_required: int = 1
     # Days a member waits after a rejection before asking again.

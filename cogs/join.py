@@ -1,4 +1,4 @@
-"""`/eco join`: a member asks to join pallets-eco to help maintain (issue 16).
+"""`/eco join`: a member asks to join pallets-eco to help maintain.
 
 The decisions live in bot.services.join; rendering in cogs.join_render. This cog turns commands, the
 persistent buttons (`eco:join:<action>:<id>`), the reason form and reactions on join cards into service

@@ -1,4 +1,4 @@
-"""The maintainers' weekly digest on Discord (issue 17): `/eco digest`, the weekly post in the review
+"""The maintainers' weekly digest on Discord: `/eco digest`, the weekly post in the review
 channel, and the listener that notes questions asked in the eco channel. Decisions and contents live in
 bot.services.maintainers_digest; this cog fits them into one embed and posts it.
 

@@ -539,7 +539,7 @@ class Review(EcoCog, name="Review"):
         require_maintainer(interaction)
         entries = await self.review.queue()
         embeds = [render.render_queue(entries)]
-        join = self.bot.get_cog("Join")  # join requests (issue 16) are listed too
+        join = self.bot.get_cog("Join")  # join requests are listed too
         if join is not None:
             embeds.append(await join.queue_embed())  # type: ignore[attr-defined]
         await interaction.response.send_message(embeds=embeds, ephemeral=True)

@@ -324,7 +324,7 @@ def render_card(data: CardData, settings: Settings) -> discord.Embed:
 
 
 def requester_checklist(data: CardData, settings: Settings) -> str:
-    """What the requester does next, in order, tailored to their request (CONTEXT.md §2)."""
+    """What the requester does next, in order, tailored to their request (ARCHITECTURE.md#after-the-github-move)."""
     r, org = data.request, settings.github.org
     owners = ", ".join(f"`{o}`" for o in settings.pypi.trusted_owners)
     login = requester_login(r)

@@ -1,6 +1,6 @@
-"""`/eco transfer`, `/eco status`, `/eco withdraw`: the guided transfer intake (issue 3).
+"""`/eco transfer`, `/eco status`, `/eco withdraw`: the guided transfer intake.
 
-Flow (CONTEXT.md §5): modal → saved draft with a **Continue** button → terms with **Accept terms**
+Flow (ARCHITECTURE.md#discord-facts): modal → saved draft with a **Continue** button → terms with **Accept terms**
 → **Submit** → eligibility report. Every button is a DynamicItem `eco:transfer:<action>:<id>`
 that reloads the request from the database, so old messages keep working after a restart.
 Decisions live in bot.services.transfers; rendering in cogs.transfers_render.
@@ -272,7 +272,7 @@ class Transfers(EcoCog):
             label = "Verify ownership" if len(unverified) == 1 else f"Verify ownership #{info.id}"
             items.append(verify_button(info.id, label))
         embeds = [render.render_status(entries)]
-        join = self.bot.get_cog("Join")  # join requests (issue 16) are shown too
+        join = self.bot.get_cog("Join")  # join requests are shown too
         if join is not None:
             join_embed, join_items = await join.status_embed(interaction.user.id)  # type: ignore[attr-defined]
             if join_embed is not None:

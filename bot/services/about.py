@@ -1,4 +1,4 @@
-"""Static facts the bot shows in `/eco about` (links from CONTEXT.md: the current ones)."""
+"""Static facts the bot shows in `/eco about` (the current links: ARCHITECTURE.md#the-pallets-eco-process)."""
 
 from __future__ import annotations
 

@@ -190,7 +190,7 @@ class EligibilityService:
         self._org = settings.github.org.lower()
         self._trusted_pypi_orgs = {o.lower() for o in settings.pypi.trusted_organizations}
         self._hosts = {*GITHUB_HOSTS, *github_hosts_from_url(settings.github.web_url)}
-        # Superseded projects, copies of core projects, applications (issue 15): bot/services/eligibility_classes.py
+        # Superseded projects, copies of core projects, applications: bot/services/eligibility_classes.py
         self._classes = eligibility_classes.ClassChecks(github, pypi, settings.github.org, settings.github.web_url)
 
     # --- fetching (every API failure except "not found" becomes ChecksUnavailable) -------------

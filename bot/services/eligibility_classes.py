@@ -1,4 +1,4 @@
-"""Three kinds of repository the basic eligibility checks misjudge (issue 15), each with evidence a
+"""Three kinds of repository the basic eligibility checks misjudge, each with evidence a
 maintainer can check in one click:
 
 - superseded: an old extension whose maintained successor already lives in pallets-eco (close name,

@@ -1,4 +1,4 @@
-"""`/eco join` (issue 16): a member asks to join pallets-eco to help maintain.
+"""`/eco join`: a member asks to join pallets-eco to help maintain.
 
 The request is stored first (projects chosen from the contribute cache, an "about you" text), the GitHub
 login is then proven with the device flow (bot.services.device_flow, shared with ownership verification:

@@ -1,4 +1,4 @@
-"""The maintainers' weekly digest (issue 17): what needs a maintainer's attention, once a week in the
+"""The maintainers' weekly digest: what needs a maintainer's attention, once a week in the
 review channel and on demand. Not the contributors' `/eco subscribe` issue digest (bot.services.suggestions).
 
 The digest is a list of section providers: each reads the database and returns a `DigestSection` (or

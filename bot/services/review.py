@@ -54,7 +54,7 @@ class ItemSpec:
     needs_pypi: bool = False
 
 
-# The post-approval checklist (CONTEXT.md §2). Titles may use {org} and {owners}.
+# The post-approval checklist (ARCHITECTURE.md#after-the-github-move). Titles may use {org} and {owners}.
 ITEMS: tuple[ItemSpec, ...] = (
     ItemSpec("org_member", "Requester joined the {org} organisation", True),
     ItemSpec("repo_transferred", "Repository moved to {org}", True),
@@ -94,7 +94,7 @@ def item_title(spec: ItemSpec, settings: Settings) -> str:
 
 
 # Verification methods (bot.services.verification): a maintainer's vouch, and the topic proof that only
-# shows maintain access (issue 12).
+# shows maintain access (ARCHITECTURE.md#github-facts).
 VOUCHED_METHOD = "manual"
 MAINTAIN_ONLY_METHOD = "repo-topic-maintain"
 
@@ -124,7 +124,7 @@ def needs_confirmation(request: TransferRequest) -> bool:
 
 
 def ensure_not_requester(request: TransferRequest, user_id: int, what: str) -> None:
-    """Nobody decides on their own request, maintainer or not (issue 12)."""
+    """Nobody decides on their own request, maintainer or not (ARCHITECTURE.md#invariants)."""
     if request.requester_id == user_id:
         raise NotAllowed(f"You made request #{request.id}: another maintainer must {what} it.")
 

@@ -349,7 +349,7 @@ class TrackingService:
         transferred_at: datetime | None,
     ) -> tuple[datetime, str] | None:
         """The newest release newer than the transfer: one cut from the old home just before moving
-        still points PyPI at the old repository (CONTEXT.md §2). Yanked releases don't count."""
+        still points PyPI at the old repository (ARCHITECTURE.md#after-the-github-move). Yanked releases don't count."""
         assert tracking.approved_at is not None
         if "repo_transferred" in obs.done:
             # Seen in the org for the first time: it moved after the last look, which saw it outside.

@@ -413,7 +413,7 @@ class TransferService:
 
     async def _check_cap(self, session: AsyncSession, new: TransferRequest) -> None:
         """Refuse a new draft when the user would have more than `review.max_open_per_user` requests
-        waiting for a decision (issue 12: no squatting of many repositories by one account)."""
+        waiting for a decision (no squatting of many repositories by one account)."""
         try:
             await session.flush()
         except IntegrityError:
@@ -521,7 +521,7 @@ class TransferService:
         if other.requester_id == user_id:
             return Conflict(f"You already have request #{other.id} for {other.repo_full_name}; it is {label}.")
         if other.verified_at is None and other.state in UNDECIDED:
-            # Nobody proved ownership yet: the real owner can take it over by proving it (issue 12).
+            # Nobody proved ownership yet: the real owner can take it over by proving it.
             return RepoClaimable(
                 f"A request for {other.repo_full_name} already exists and is {label}. Its requester has not proven "
                 "they own the repository. If you own it, prove it by signing in with GitHub: that withdraws the "
@@ -566,7 +566,7 @@ class TransferService:
 
     async def _check_cooldown(self, session: AsyncSession, row: TransferRequest, now: datetime) -> None:
         """One submission per `review.submit_cooldown_seconds` and user: each posts a review card with a
-        thread and spends GitHub and PyPI calls (issue 12)."""
+        thread and spends GitHub and PyPI calls."""
         last = await session.scalar(
             select(func.max(TransferRequest.submitted_at)).where(
                 TransferRequest.requester_id == row.requester_id, TransferRequest.id != row.id

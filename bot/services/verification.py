@@ -1,9 +1,9 @@
 """Ownership verification: prove that a request's requester controls the repository on GitHub.
 
-Three ways (CONTEXT.md §3): GitHub's device flow (the user signs in; with their token the bot reads
+Three ways (ARCHITECTURE.md#github-facts): GitHub's device flow (the user signs in; with their token the bot reads
 `GET /user` and `GET /repos/{o}/{r}`), a one-time repository topic (only maintain/admin rights can
 add one), and a maintainer's manual verification (audited). It also reports the requester's role on
-PyPI (CONTEXT.md §4).
+PyPI (ARCHITECTURE.md#pypi-facts).
 
 The device flow's access token only ever lives in local variables of `_conclude_with_token`: it is
 never stored, never logged (it joins the log secret filter while in memory) and revoked when the
@@ -77,7 +77,7 @@ class RequestSummary:
 
     @property
     def can_prove_login(self) -> bool:
-        """Verified by a repository topic: signing in with GitHub still proves the login (issue 12), so
+        """Verified by a repository topic: signing in with GitHub still proves the login, so
         the maintainers need no confirm step for the invitation."""
         return self.verified and self.verified_github_login is None and self.verification_method in (
             METHOD_TOPIC, METHOD_TOPIC_MAINTAIN)
@@ -281,7 +281,7 @@ class VerificationService:
 
     async def _check_sign_in_cooldown(self, session: AsyncSession, user_id: int) -> None:
         """Each "Sign in with GitHub" click costs a GitHub call and a database row: one per
-        `github.sign_in_cooldown_seconds` and user (issue 12). Counted from the database, so a restart
+        `github.sign_in_cooldown_seconds` and user. Counted from the database, so a restart
         doesn't reset it."""
         last = await session.scalar(
             select(func.max(Verification.created_at)).where(
@@ -682,7 +682,7 @@ class VerificationService:
         note = f"Someone with maintain or admin rights on {repo.full_name} added the one-time topic {row.nonce}."
         if repo.owner_type == "Organization":
             # Adding topics needs maintain; only an admin can transfer an organisation's repository
-            # (CONTEXT.md §7): this shows maintain access, not ownership, and approval needs a confirm.
+            # (ARCHITECTURE.md#github-facts): this shows maintain access, not ownership, and approval needs a confirm.
             note += " That proves maintain access, not the admin rights a transfer needs."
             return await self._mark_verified(
                 row, METHOD_TOPIC_MAINTAIN, None, note, text.topic_maintain_verified(row.nonce or "", repo)

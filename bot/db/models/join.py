@@ -1,4 +1,4 @@
-"""`/eco join` (issue 16): members asking to join pallets-eco to help maintain, and the maintainers' votes.
+"""`/eco join`: members asking to join pallets-eco to help maintain, and the maintainers' votes.
 
 A row never holds an access token: the device flow's token lives only in memory while the login is read.
 The device code is kept only while the sign-in is pending (cleared when it finishes).

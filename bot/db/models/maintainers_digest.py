@@ -1,4 +1,4 @@
-"""The maintainers' weekly digest (issue 17): one row per week posted, and candidate questions from the
+"""The maintainers' weekly digest: one row per week posted, and candidate questions from the
 eco channel (bounded: pruned by age and count)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Maintainer review and post-approval tracking (issue 5): votes, checklist, nudges, tracking state."""
+"""Maintainer review and post-approval tracking: votes, checklist, nudges, tracking state."""
 
 from __future__ import annotations
 

@@ -43,13 +43,13 @@ class TransferRequest(Base):
     # Failed check runs in a row: each request backs off on its own (bot/services/transfers.py).
     check_failures: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
-    # Ownership verification (issue 4).
+    # Ownership verification.
     verified_at: Mapped[datetime | None]
     verification_method: Mapped[str | None] = mapped_column(String(30))
     verified_github_login: Mapped[str | None] = mapped_column(String(39))
     verification_note: Mapped[str | None] = mapped_column(Text)
 
-    # Review (issue 5).
+    # Review.
     review_channel_id: Mapped[int | None]
     review_message_id: Mapped[int | None] = mapped_column(index=True)
     review_thread_id: Mapped[int | None]

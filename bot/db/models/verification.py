@@ -1,4 +1,4 @@
-"""Ownership verifications (issue 4): one row per attempt to prove control of a repository.
+"""Ownership verifications: one row per attempt to prove control of a repository.
 
 A row belongs to one Discord user, one request and one repository. It never holds an access token:
 the device flow's token lives only in memory for the few requests that use it. The `device_code`

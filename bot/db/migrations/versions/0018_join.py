@@ -1,4 +1,4 @@
-"""join requests: /eco join (issue 16)
+"""join requests: /eco join
 
 Revision ID: 0018_join
 Revises: 0001_core
