@@ -264,8 +264,8 @@ def _validate(settings: Settings) -> None:
     for slug in settings.pypi.trusted_organizations:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", slug):
             raise ConfigError(f"config: `pypi.trusted_organizations` holds {slug!r}, not a PyPI organisation slug")
-    if not settings.database.url.startswith("sqlite+aiosqlite://"):
-        raise ConfigError("config: `database.url` must start with sqlite+aiosqlite://")
+    if not settings.database.url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ConfigError("config: `database.url` must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
     if settings.review.approvals_required < 1:
         raise ConfigError("config: `review.approvals_required` must be at least 1")
     if settings.review.thread_mode not in ("card", "requester"):

@@ -1,4 +1,5 @@
-"""Engine and session factory: SQLite in WAL mode, with a busy timeout and foreign keys on."""
+"""Engine and session factory: SQLite in WAL mode, with a busy timeout and foreign keys on (the default),
+or PostgreSQL through asyncpg (`postgresql+asyncpg://`, the optional `postgres` extra)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,13 @@ DB_FILE_MODE = 0o600
 DB_DIR_MODE = 0o700
 
 
+def is_postgres(url: str) -> bool:
+    return make_url(url).get_backend_name() == "postgresql"
+
+
 def sqlite_path(url: str) -> Path | None:
+    if is_postgres(url):
+        return None
     database = make_url(url).database
     if not database or database == ":memory:":
         return None
@@ -81,6 +88,10 @@ def secure_database_file(path: Path) -> None:
 
 
 def create_engine(url: str) -> AsyncEngine:
+    if is_postgres(url):
+        # PostgreSQL has row locks and its own durability settings: none of SQLite's pragmas apply. A
+        # connection the server dropped (restart, idle timeout of a hosted database) is replaced, not used.
+        return create_async_engine(url, pool_pre_ping=True, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
     path = sqlite_path(url)
     if path is not None:
         secure_database_file(path)
