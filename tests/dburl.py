@@ -62,6 +62,11 @@ def database_url(tmp_path: Path, name: str = "eco") -> str:
     """A URL for a new, empty database: `<tmp_path>/<name>.db`, or a fresh PostgreSQL database."""
     if not on_postgres():
         return f"sqlite+aiosqlite:///{tmp_path}/{name}.db"
+    return postgres_url(name)
+
+
+def postgres_url(name: str = "eco") -> str:
+    """A fresh, empty PostgreSQL database whatever ECO_TEST_DATABASE says (PostgreSQL-only tests)."""
     db = f"eco_{name}_{uuid.uuid4().hex[:12]}".lower()
     server().psql(f'CREATE DATABASE "{db}";')
     _created.append(db)
