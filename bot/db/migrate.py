@@ -54,7 +54,9 @@ def alembic_config(url: str) -> Config:
 
 @contextlib.asynccontextmanager
 async def migration_lock(engine: AsyncEngine, *, timeout: float = LOCK_TIMEOUT) -> AsyncIterator[None]:
-    """Hold an exclusive lock for the upgrade of this SQLite database, across processes.
+    """Hold an exclusive lock for the upgrade of this database, across processes.
+
+    PostgreSQL: an advisory lock (`_advisory_lock`). SQLite: as follows.
 
     SQLite runs Alembic's DDL outside a transaction (the driver begins one only before DML), so two
     processes upgrading a fresh file both see no version table and both `CREATE TABLE`. A `flock` on a
