@@ -44,6 +44,23 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, tuple | list):
+        return type(value)(_without_nul(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _without_nul(v) for k, v in value.items()}
+    return value
+
+
+def _drop_nul(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> Any:
+    """PostgreSQL's text types cannot hold U+0000 (the statement fails: "invalid byte sequence for
+    encoding UTF8: 0x00"), which SQLite stores. Outside text (form fields, GitHub titles) may carry
+    one: it is dropped from every bound string, so such input is saved instead of failing the action."""
+    return statement, _without_nul(parameters)
+
+
 def _make_dirs(folder: Path) -> None:
     """Create the missing folders 0700 (whatever the umask); existing ones are left as they are."""
     missing: list[Path] = []
@@ -91,7 +108,9 @@ def create_engine(url: str) -> AsyncEngine:
     if is_postgres(url):
         # PostgreSQL has row locks and its own durability settings: none of SQLite's pragmas apply. A
         # connection the server dropped (restart, idle timeout of a hosted database) is replaced, not used.
-        return create_async_engine(url, pool_pre_ping=True, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        engine = create_async_engine(url, pool_pre_ping=True, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine.sync_engine, "before_cursor_execute", _drop_nul, retval=True)
+        return engine
     path = sqlite_path(url)
     if path is not None:
         secure_database_file(path)
