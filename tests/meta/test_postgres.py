@@ -73,3 +73,23 @@ async def test_an_upgrade_waits_for_the_advisory_lock_and_a_lock_held_too_long_i
     finally:
         await engine.dispose()
         await other.dispose()
+
+
+async def test_text_with_a_nul_character_is_saved_without_it_on_postgresql():
+    """PostgreSQL refuses U+0000 in text ("invalid byte sequence for encoding UTF8: 0x00"); SQLite keeps it.
+    A form field or a GitHub title carrying one must be saved, not turn the action into an internal error."""
+    from bot.db.engine import create_session_factory
+    from bot.db.models.core import BotState
+
+    url = postgres_url("nul")
+    engine = create_engine(url)
+    try:
+        await migrate.upgrade(engine)
+        async with create_session_factory(engine)() as session:
+            session.add(BotState(key="k\x00ey", value="a\x00b"))
+            await session.commit()
+        async with create_session_factory(engine)() as session:
+            row = await session.get(BotState, "key")
+        assert row is not None and row.value == "ab"
+    finally:
+        await engine.dispose()
