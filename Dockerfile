@@ -22,5 +22,8 @@ WORKDIR /
 VOLUME ["/data"]
 # Migrations run on start too; running them first makes a broken database fail fast and visibly.
 # exec keeps the bot as PID 1's direct child signal target (sh -c + exec = the bot receives SIGTERM).
+# Healthy while the bot's heartbeat (a bot_state row written every database.heartbeat_seconds) is younger
+# than database.heartbeat_max_age_seconds (180 s): a hung or dead bot turns the container unhealthy.
+HEALTHCHECK --interval=60s --timeout=20s --start-period=120s --retries=3 CMD ["python", "-m", "bot", "health"]
 CMD ["sh", "-c", "python -m bot db upgrade && exec python -m bot"]
 STOPSIGNAL SIGTERM

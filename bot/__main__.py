@@ -1,4 +1,4 @@
-"""Command line: `python -m bot [run|check|sync|db upgrade|eligibility OWNER/REPO] [--config PATH]`."""
+"""Command line: `python -m bot [run|check|sync|health|db upgrade|eligibility OWNER/REPO] [--config PATH]`."""
 
 from __future__ import annotations
 
@@ -26,6 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the bot (the default)")
     sub.add_parser("check", help="validate the config and report missing ids and permissions")
     sub.add_parser("sync", help="sync the slash-command tree with Discord now")
+    health = sub.add_parser("health", help="exit 0 when the running bot's heartbeat is fresh (Docker HEALTHCHECK)")
+    health.add_argument(
+        "--max-age", type=float, default=None, help="seconds (default: database.heartbeat_max_age_seconds)"
+    )
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"], help="upgrade: create/migrate the database and exit")
     elig = sub.add_parser("eligibility", help="print the eligibility report for a GitHub repository")
@@ -60,6 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _dispatch(command: str, args: argparse.Namespace, settings: Settings, secret_filter) -> int:
+    if command == "health":
+        from bot.health import health  # light: no discord.py or aiohttp import for a check run every minute
+
+        return await health(settings, args.max_age)
     if command == "run":
         from bot.runner import run_bot
 

@@ -28,6 +28,7 @@ from bot.errors import DomainError
 from bot.github import GitHubClient
 from bot.logging_setup import SecretFilter
 from bot.pypi import PyPIClient
+from bot.services import heartbeat
 from cogs._base import fit_message
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,8 @@ class EcoBot(commands.Bot):
             await self.load_extension(name)
         if self.sync_on_start:
             self.synced_on_start = await self.sync_commands(force=False)
+        if self.deps.start_background_tasks:
+            self.spawn(heartbeat.run(self.deps.db, self.settings.database.heartbeat_seconds), name="heartbeat")
 
     def guild_object(self) -> discord.Object:
         return discord.Object(id=self.settings.discord.guild_id)
@@ -191,6 +194,11 @@ class EcoBot(commands.Bot):
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=3)
+        if self.deps.start_background_tasks:
+            try:  # `python -m bot health` then says "stopped" at once instead of waiting for the beat to age
+                await heartbeat.beat(self.deps.db, stopped=True)
+            except Exception:  # noqa: BLE001 - shutting down anyway
+                log.warning("could not record the stop in the heartbeat", exc_info=True)
         await super().close()
         # Event handlers and component callbacks still running get a moment to finish their unit of
         # work before the composition root disposes of the database under them.

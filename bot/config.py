@@ -63,6 +63,10 @@ class PyPISettings:
 @dataclass(frozen=True)
 class DatabaseSettings:
     url: str = "sqlite+aiosqlite:///data/eco-bot.db"
+    # The running bot writes a heartbeat row this often; `python -m bot health` (the Docker HEALTHCHECK)
+    # fails once the newest one is older than heartbeat_max_age_seconds.
+    heartbeat_seconds: float = 60.0
+    heartbeat_max_age_seconds: float = 180.0
 
 
 @dataclass(frozen=True)
@@ -322,8 +326,12 @@ def _validate(settings: Settings) -> None:
     for slug in settings.pypi.trusted_organizations:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", slug):
             raise ConfigError(f"config: `pypi.trusted_organizations` holds {slug!r}, not a PyPI organisation slug")
-    if not settings.database.url.startswith("sqlite+aiosqlite://"):
-        raise ConfigError("config: `database.url` must start with sqlite+aiosqlite://")
+    if not settings.database.url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ConfigError("config: `database.url` must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+    if not 0 < settings.database.heartbeat_seconds < settings.database.heartbeat_max_age_seconds:
+        raise ConfigError(
+            "config: `database.heartbeat_seconds` must be positive and below `database.heartbeat_max_age_seconds`"
+        )
     if settings.review.approvals_required < 1:
         raise ConfigError("config: `review.approvals_required` must be at least 1")
     if settings.review.thread_mode not in ("card", "requester"):

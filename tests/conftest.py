@@ -26,3 +26,12 @@ async def make_harness(tmp_path):
 @pytest.fixture
 async def harness(make_harness) -> Harness:
     return await make_harness()
+
+
+@pytest.fixture(autouse=True)
+def _drop_test_databases():
+    """ECO_TEST_DATABASE=postgres: drop the PostgreSQL databases the test made (tests/dburl.py)."""
+    yield
+    from tests import dburl
+
+    dburl.drop_created()

@@ -23,6 +23,7 @@ from bot.clock import FakeClock
 from bot.config import Settings, parse_settings
 from bot.logging_setup import configure_logging
 from bot.runner import build_deps
+from tests.dburl import database_url
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord_world import Perm
 from tests.fakes.github import FakeGitHub
@@ -75,6 +76,7 @@ class Harness:
 
     def __init__(self, tmp_path: Path, overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None):
         self.tmp_path = tmp_path
+        self.database_url = database_url(tmp_path)  # SQLite file, or PostgreSQL with ECO_TEST_DATABASE=postgres
         self.overrides = overrides or {}
         self.env_extra = env or {}
         self.discord = FakeDiscord(token=DISCORD_TOKEN)
@@ -127,7 +129,7 @@ class Harness:
                        "sign_in_cooldown_seconds": 0.0},
             "review": {"submit_cooldown_seconds": 0.0},
             "pypi": {"url": self.pypi.url, "timeout_seconds": 3.0},
-            "database": {"url": f"sqlite+aiosqlite:///{self.tmp_path}/eco.db"},
+            "database": {"url": self.database_url},
             "faq": {"reply_delay_seconds": 0.0},
         }
         env = {"DISCORD_TOKEN": DISCORD_TOKEN, "GITHUB_TOKEN": GITHUB_TOKEN, **self.env_extra}

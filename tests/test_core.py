@@ -16,11 +16,12 @@ from bot.db.models.transfers import TransferEvent, TransferRequest
 from bot.errors import Conflict
 from bot.logging_setup import configure_logging
 from bot.services.states import transition
+from tests.dburl import database_url
 
 
 @pytest.fixture
 async def db(tmp_path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/t.db")
+    engine = create_engine(database_url(tmp_path, "t"))
     await migrate.upgrade(engine)
     yield create_session_factory(engine)
     await engine.dispose()

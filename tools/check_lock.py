@@ -47,7 +47,7 @@ class LockSpec:
 
 
 LOCKS = (
-    LockSpec("requirements.lock"),
+    LockSpec("requirements.lock", extras=("postgres",)),  # the image runs on SQLite or PostgreSQL
     LockSpec("requirements-test.lock", extras=("test",)),
     LockSpec("requirements-build.lock", build=True),
 )

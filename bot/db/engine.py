@@ -1,4 +1,5 @@
-"""Engine and session factory: SQLite in WAL mode, with a busy timeout and foreign keys on."""
+"""Engine and session factory: SQLite in WAL mode, with a busy timeout and foreign keys on (the default),
+or PostgreSQL through asyncpg (`postgresql+asyncpg://`, the optional `postgres` extra)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,13 @@ DB_DIR_MODE = 0o700
 SQLITE_POOL_SIZE = 5  # connections kept for a SQLite file (SQLAlchemy's default size, without overflow)
 
 
+def is_postgres(url: str) -> bool:
+    return make_url(url).get_backend_name() == "postgresql"
+
+
 def sqlite_path(url: str) -> Path | None:
+    if is_postgres(url):
+        return None
     database = make_url(url).database
     if not database or database == ":memory:":
         return None
@@ -36,6 +43,23 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, tuple | list):
+        return type(value)(_without_nul(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _without_nul(v) for k, v in value.items()}
+    return value
+
+
+def _drop_nul(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> Any:
+    """PostgreSQL's text types cannot hold U+0000 (the statement fails: "invalid byte sequence for
+    encoding UTF8: 0x00"), which SQLite stores. Outside text (form fields, GitHub titles) may carry
+    one: it is dropped from every bound string, so such input is saved instead of failing the action."""
+    return statement, _without_nul(parameters)
 
 
 def _make_dirs(folder: Path) -> None:
@@ -82,6 +106,12 @@ def secure_database_file(path: Path) -> None:
 
 
 def create_engine(url: str) -> AsyncEngine:
+    if is_postgres(url):
+        # PostgreSQL has row locks and its own durability settings: none of SQLite's pragmas apply. A
+        # connection the server dropped (restart, idle timeout of a hosted database) is replaced, not used.
+        engine = create_async_engine(url, pool_pre_ping=True, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine.sync_engine, "before_cursor_execute", _drop_nul, retval=True)
+        return engine
     path = sqlite_path(url)
     if path is not None:
         secure_database_file(path)

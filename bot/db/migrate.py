@@ -47,13 +47,16 @@ def alembic_config(url: str) -> Config:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", url)
+    # ConfigParser treats "%" as interpolation: a PostgreSQL URL has them (%2F in a socket path).
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 
 @contextlib.asynccontextmanager
 async def migration_lock(engine: AsyncEngine, *, timeout: float = LOCK_TIMEOUT) -> AsyncIterator[None]:
-    """Hold an exclusive lock for the upgrade of this SQLite database, across processes.
+    """Hold an exclusive lock for the upgrade of this database, across processes.
+
+    PostgreSQL: an advisory lock (`_advisory_lock`). SQLite: as follows.
 
     SQLite runs Alembic's DDL outside a transaction (the driver begins one only before DML), so two
     processes upgrading a fresh file both see no version table and both `CREATE TABLE`. A `flock` on a
@@ -62,6 +65,10 @@ async def migration_lock(engine: AsyncEngine, *, timeout: float = LOCK_TIMEOUT) 
     """
     from bot.db.engine import sqlite_path
 
+    if engine.dialect.name == "postgresql":
+        async with _advisory_lock(engine, timeout=timeout):
+            yield
+        return
     path = sqlite_path(str(engine.url))
     if path is None:  # in-memory: private to this process
         yield
@@ -93,6 +100,41 @@ async def migration_lock(engine: AsyncEngine, *, timeout: float = LOCK_TIMEOUT) 
         os.close(fd)
 
 
+# Any fixed 64-bit number the bot's own database uses for nothing else: "eco-migr" in ASCII.
+ADVISORY_LOCK_KEY = int.from_bytes(b"eco-migr", "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+@contextlib.asynccontextmanager
+async def _advisory_lock(engine: AsyncEngine, *, timeout: float) -> AsyncIterator[None]:
+    """PostgreSQL's session-level advisory lock, held on a connection of its own for the upgrade.
+
+    PostgreSQL runs the DDL in a transaction, but two processes upgrading an empty database still both
+    see no version table, and the second fails on "relation already exists" when the first commits.
+    The lock is released explicitly, and by the server if this process dies (its session ends).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    waited = False
+    async with engine.connect() as conn:
+        while not (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY})).scalar():
+            await conn.rollback()  # don't sit "idle in transaction" while polling
+            if not waited:
+                log.info("another process is migrating the database; waiting for it")
+                waited = True
+            if loop.time() > deadline:
+                raise MigrationError(
+                    f"another process held the migration lock (advisory lock {ADVISORY_LOCK_KEY}) "
+                    f"for more than {timeout:.0f} s"
+                )
+            await asyncio.sleep(LOCK_POLL)
+        await conn.commit()
+        try:
+            yield
+        finally:
+            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
+            await conn.commit()
+
+
 async def upgrade(engine: AsyncEngine) -> None:
     """Bring the database to the newest revision of every feature branch ("heads").
 
@@ -101,7 +143,7 @@ async def upgrade(engine: AsyncEngine) -> None:
     """
     from alembic import command
 
-    cfg = alembic_config(str(engine.url))
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))  # str() would mask it as ***
 
     def _upgrade(connection: Connection) -> None:
         cfg.attributes["connection"] = connection

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, delete, func, or_, select, text, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.db.dialect import insert
 from bot.db.models.review import ChecklistItem, ReviewNudge, ReviewTracking, ReviewVote
 from bot.db.models.transfers import TransferEvent, TransferRequest
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFoundError
@@ -332,7 +332,9 @@ class ReviewService:
         """Apply one reaction event. Safe to call any number of times, concurrently."""
         now = self._now()
         async with self.db() as session:
-            request = await session.get(TransferRequest, request_id)
+            # FOR UPDATE (PostgreSQL; SQLite renders nothing and relies on the write below): concurrent
+            # events for one request are applied one after another.
+            request = await session.get(TransferRequest, request_id, with_for_update=True)
             if request is None:
                 return VoteOutcome(request_id, "ignored", None, reason="unknown request")
             why = _ignore_reason(request, user_id, emoji, is_maintainer, is_bot)
@@ -341,7 +343,7 @@ class ReviewService:
             # The write comes first: it takes SQLite's write lock, so what we read next is current and
             # concurrent events are applied one after another.
             if added:
-                stmt = sqlite_insert(ReviewVote).values(request_id=request_id, user_id=user_id, emoji=emoji, at=now)
+                stmt = insert(session, ReviewVote).values(request_id=request_id, user_id=user_id, emoji=emoji, at=now)
                 result = await session.execute(stmt.on_conflict_do_nothing())
             else:
                 result = await session.execute(
@@ -399,7 +401,7 @@ class ReviewService:
                     )
                 )
             for user_id, emoji in sorted(wanted - have):
-                stmt = sqlite_insert(ReviewVote).values(request_id=request_id, user_id=user_id, emoji=emoji, at=now)
+                stmt = insert(session, ReviewVote).values(request_id=request_id, user_id=user_id, emoji=emoji, at=now)
                 await session.execute(stmt.on_conflict_do_nothing())
             status = "recorded" if wanted - have or have - wanted - earlier else "unchanged"
             tally = await _tally(session, request_id)
@@ -881,7 +883,7 @@ def _notice_claimable(before: datetime) -> ColumnElement[bool]:
 
 
 async def _ensure_tracking(session: AsyncSession, request_id: int) -> None:
-    stmt = sqlite_insert(ReviewTracking).values(request_id=request_id, invitation_state="pending")
+    stmt = insert(session, ReviewTracking).values(request_id=request_id, invitation_state="pending")
     await session.execute(stmt.on_conflict_do_nothing())
 
 
@@ -900,5 +902,5 @@ async def start_tracking(session: AsyncSession, request: TransferRequest, now: d
         )
     )
     for spec in items_for(request):
-        stmt = sqlite_insert(ChecklistItem).values(request_id=request.id, key=spec.key)
+        stmt = insert(session, ChecklistItem).values(request_id=request.id, key=spec.key)
         await session.execute(stmt.on_conflict_do_nothing())

@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.dialect import insert
 from bot.db.models.contribute import CachedIssue, DigestLog, RefreshState, RepoFacts, ShownIssue, Subscription
 from bot.errors import InvalidInput
 from bot.github import GitHubClient
@@ -270,7 +270,7 @@ class SuggestionService:
         return {issue_id: at for issue_id, at in rows.all()}
 
     async def _record_shown(self, s: AsyncSession, user_id: int, ids: list[int], now: datetime) -> None:
-        stmt = insert(ShownIssue).values([{"user_id": user_id, "issue_id": i, "shown_at": now} for i in ids])
+        stmt = insert(s, ShownIssue).values([{"user_id": user_id, "issue_id": i, "shown_at": now} for i in ids])
         await s.execute(
             stmt.on_conflict_do_update(index_elements=["user_id", "issue_id"], set_={"shown_at": now})
         )
@@ -339,7 +339,7 @@ class SuggestionService:
                 key = _resolve_project(repos, project).full_name
             else:
                 key = ALL_PROJECTS
-            stmt = insert(Subscription).values(user_id=user_id, project=key, created_at=self._clock.now())
+            stmt = insert(s, Subscription).values(user_id=user_id, project=key, created_at=self._clock.now())
             result = await s.execute(stmt.on_conflict_do_nothing(index_elements=["user_id", "project"]))
             await s.commit()
         return key, result.rowcount == 1
@@ -394,7 +394,7 @@ class SuggestionService:
     async def claim_digest(self, user_id: int, week: str) -> bool:
         """Take this week's slot before sending: a crash after this never sends twice."""
         async with self._db() as s:
-            stmt = insert(DigestLog).values(user_id=user_id, week_key=week, claimed_at=self._clock.now())
+            stmt = insert(s, DigestLog).values(user_id=user_id, week_key=week, claimed_at=self._clock.now())
             result = await s.execute(stmt.on_conflict_do_nothing(index_elements=["user_id", "week_key"]))
             await s.commit()
         return result.rowcount == 1

@@ -20,11 +20,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.dialect import insert
 from bot.db.models.contribute import CachedIssue, RefreshState, RepoFacts, ShownIssue
 from bot.github import GitHubClient, Issue, Repo
 from bot.http import ApiError, RateLimited
@@ -191,7 +191,7 @@ class CacheRefresher:
                     "pushed_at": repo.pushed_at,
                     "listed_at": now,
                 }
-                stmt = insert(RepoFacts).values(id=repo.id, **values)
+                stmt = insert(s, RepoFacts).values(id=repo.id, **values)
                 await s.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
             # Repositories transferred out or deleted leave the org listing: forget them.
             await s.execute(delete(RepoFacts).where(RepoFacts.id.not_in([r.id for r in repos])))
@@ -254,7 +254,7 @@ class CacheRefresher:
         seen = {r["id"] for r in rows}
         async with self._db() as s:
             for start in range(0, len(rows), 500):
-                stmt = insert(CachedIssue).values(rows[start : start + 500])
+                stmt = insert(s, CachedIssue).values(rows[start : start + 500])
                 update = {c: stmt.excluded[c] for c in rows[0] if c != "id"}
                 await s.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=update))
             if complete:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.dialect import dialect_name
 from bot.db.models.transfers import OPEN_STATES, TransferEvent, TransferRequest
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFoundError
 from bot.services import states
@@ -447,8 +448,10 @@ class TransferService:
     @staticmethod
     async def _write_lock(session: AsyncSession) -> None:
         # A no-op write takes SQLite's write lock before we read, so a draft edited at this very
-        # moment is seen as edited (and kept) rather than expired from a stale read.
-        await session.execute(text("UPDATE transfer_requests SET state = state WHERE 0"))
+        # moment is seen as edited (and kept) rather than expired from a stale read. PostgreSQL locks
+        # rows instead: the reads below are FOR UPDATE, which wait for such an edit and see its result.
+        if dialect_name(session) == "sqlite":
+            await session.execute(text("UPDATE transfer_requests SET state = state WHERE 0"))
 
     async def expire_stale_drafts(self, limit: int = 100) -> list[int]:
         """One pass of the background loop: withdraw drafts untouched for `review.draft_expiry_days`,
@@ -459,7 +462,8 @@ class TransferService:
             stmt = select(TransferRequest).where(
                 TransferRequest.state == "draft", TransferRequest.updated_at <= now - self.draft_expiry
             )
-            rows = (await session.scalars(stmt.order_by(TransferRequest.id).limit(limit))).all()
+            stmt = stmt.order_by(TransferRequest.id).limit(limit).with_for_update()
+            rows = (await session.scalars(stmt)).all()
             expired = [row.id for row in rows if await self._expire(session, row, now, "expired by the bot")]
             await session.commit()
         if expired:
@@ -474,7 +478,7 @@ class TransferService:
             stmt = select(TransferRequest).where(
                 TransferRequest.repo_key == repo_key, TransferRequest.state == "draft"
             )
-            row = (await session.scalars(stmt)).first()
+            row = (await session.scalars(stmt.with_for_update())).first()
             if row is None or row.requester_id == user_id or not self._stale(row, now):
                 await session.rollback()
                 return None

@@ -80,7 +80,6 @@ class ProcessHarness(Harness):
         self.github.bot_token = GITHUB_TOKEN
         self.github.device_interval = 1
         self._build_world()
-        db_path = self.tmp_path / "eco.db"
         self.config_path.write_text(_toml({
             "discord": {
                 "guild_id": self.GUILD, "eco_channel_id": self.ECO_CHANNEL,
@@ -90,12 +89,12 @@ class ProcessHarness(Harness):
             "github": {"api_url": self.github.api_url, "web_url": self.github.web_url,
                        "oauth_client_id": CLIENT_ID, "timeout_seconds": 3.0},
             "pypi": {"url": self.pypi.url, "timeout_seconds": 3.0},
-            "database": {"url": f"sqlite+aiosqlite:///{db_path}"},
+            "database": {"url": self.database_url},
             "review": {"approvals_required": 2},
             "tracking": {"interval_minutes": 0.01},
             "faq": {"reply_delay_seconds": 0.0},
         }))
-        self._engine = create_engine(f"sqlite+aiosqlite:///{db_path}")
+        self._engine = create_engine(self.database_url)
         self._sessions = create_session_factory(self._engine)
 
     def db(self):

@@ -18,6 +18,7 @@ from bot.db.engine import create_engine, create_session_factory
 from bot.db.models.faq import FaqReply, WelcomedMember
 from bot.services.faq import FaqBook, load_faq
 from bot.services.newcomers import SHIPPED_FAQ, IncomingMessage, NewcomerService
+from tests.dburl import database_url
 
 LABELLED = Path(__file__).resolve().parents[1] / "data" / "faq_labelled.toml"
 GUILD = 1
@@ -38,7 +39,7 @@ def book() -> FaqBook:
 
 @pytest.fixture
 async def db(tmp_path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/faq.db")
+    engine = create_engine(database_url(tmp_path, "faq"))
     await migrate.upgrade(engine)
     yield create_session_factory(engine)
     await engine.dispose()

@@ -20,6 +20,7 @@ from bot.errors import Conflict, NotAllowed
 from bot.github import GitHubClient
 from bot.pypi import PyPIClient
 from bot.services.review import APPROVE, LOOKING, REJECT, ReviewService
+from tests.dburl import database_url
 from tests.fakes.github import FakeGitHub
 from tests.fakes.pypi import FakePyPI
 
@@ -45,7 +46,7 @@ def make_settings(*, github_url: str = "http://127.0.0.1:9", pypi_url: str = "ht
 
 @pytest.fixture
 async def db(tmp_path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/t.db")
+    engine = create_engine(database_url(tmp_path, "t"))
     await migrate.upgrade(engine)
     yield create_session_factory(engine)
     await engine.dispose()

@@ -18,6 +18,7 @@ from bot.db.models.contribute import CachedIssue, DigestLog, RefreshState
 from bot.errors import InvalidInput
 from bot.github import GitHubClient
 from bot.services.suggestions import SearchPacer, SuggestionService, search_query, week_key
+from tests.dburl import database_url
 from tests.fakes.github import FakeGitHub
 
 ORG = "pallets-eco"
@@ -57,7 +58,7 @@ async def world(tmp_path):
     fake = FakeGitHub()
     await fake.start()
     fake.add_org(ORG)
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/s.db")
+    engine = create_engine(database_url(tmp_path, "s"))
     await migrate.upgrade(engine)
     db = create_session_factory(engine)
     clock = FakeClock(NOW)

@@ -18,6 +18,7 @@ from bot.github import GitHubClient
 from bot.pypi import PyPIClient
 from bot.services.eligibility import EligibilityService
 from bot.services.transfers import TERMS, TransferForm, TransferService
+from tests.dburl import database_url
 from tests.fakes.github import FakeGitHub
 from tests.fakes.pypi import FakePyPI
 from tests.services.test_eligibility import build_world
@@ -28,7 +29,7 @@ GUILD = 9
 
 @pytest.fixture
 async def env(tmp_path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/t.db")
+    engine = create_engine(database_url(tmp_path, "t"))
     await migrate.upgrade(engine)
     db = create_session_factory(engine)
     async with FakeGitHub() as gh, FakePyPI() as pypi, aiohttp.ClientSession() as http:
@@ -244,7 +245,8 @@ async def test_withdraw_wins_over_a_state_change_that_lands_first(env):
     def move_first(conn, cursor, statement, parameters, context, executemany):
         if not raced and statement.startswith("UPDATE transfer_requests SET state") and "withdrawn" in parameters:
             raced.append(statement)
-            cursor.execute("UPDATE transfer_requests SET state = 'under_review' WHERE id = ?", (request.id,))
+            mark = "?" if engine.dialect.name == "sqlite" else "$1"  # the driver's own placeholder
+            cursor.execute(f"UPDATE transfer_requests SET state = 'under_review' WHERE id = {mark}", (request.id,))
 
     event.listen(engine, "before_cursor_execute", move_first)
     try:

@@ -66,6 +66,7 @@ class TransferRequest(Base):
             "repo_key",
             unique=True,
             sqlite_where=text("state IN ('draft', 'submitted', 'under_review', 'approved', 'transferring')"),
+            postgresql_where=text("state IN ('draft', 'submitted', 'under_review', 'approved', 'transferring')"),
         ),
     )
 

@@ -63,7 +63,7 @@ def upgrade() -> None:
     with op.batch_alter_table('transfer_requests', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_transfer_requests_requester_id'), ['requester_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_transfer_requests_review_message_id'), ['review_message_id'], unique=False)
-        batch_op.create_index('uq_transfer_requests_open_repo', ['repo_key'], unique=True, sqlite_where=sa.text("state IN ('draft', 'submitted', 'under_review', 'approved', 'transferring')"))
+        batch_op.create_index('uq_transfer_requests_open_repo', ['repo_key'], unique=True, sqlite_where=sa.text("state IN ('draft', 'submitted', 'under_review', 'approved', 'transferring')"), postgresql_where=sa.text("state IN ('draft', 'submitted', 'under_review', 'approved', 'transferring')"))
 
     op.create_table('transfer_events',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -90,7 +90,7 @@ def downgrade() -> None:
 
     op.drop_table('transfer_events')
     with op.batch_alter_table('transfer_requests', schema=None) as batch_op:
-        batch_op.drop_index('uq_transfer_requests_open_repo', sqlite_where=sa.text("state IN ('draft', 'submitted', 'under_review', 'approved', 'transferring')"))
+        batch_op.drop_index('uq_transfer_requests_open_repo', sqlite_where=sa.text("state IN ('draft', 'submitted', 'under_review', 'approved', 'transferring')"), postgresql_where=sa.text("state IN ('draft', 'submitted', 'under_review', 'approved', 'transferring')"))
         batch_op.drop_index(batch_op.f('ix_transfer_requests_review_message_id'))
         batch_op.drop_index(batch_op.f('ix_transfer_requests_requester_id'))
 
