@@ -1060,6 +1060,12 @@ class FakeGitHub(FakeService):
         # that "most endpoints" return an ETag; search answers observed without one:
         # https://github.com/slapperwan/gh4a/issues/886 (the search request "does not have an ETag").
         q = request.query.get("q", "")
+        if len(q) > 256:
+            # "Queries longer than 256 characters are not supported" (docs.github.com/en/search-github/
+            # getting-started-with-searching-on-github/troubleshooting-search-queries); the API answers 422.
+            raise Reply(422, {"message": "Validation Failed", "errors": [
+                {"message": "The search is longer than 256 characters.", "resource": "Search", "field": "q",
+                 "code": "invalid"}]})
         predicates = compile_search(q)
         matches = [
             (repo, issue)
