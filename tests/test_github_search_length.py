@@ -36,3 +36,20 @@ def test_labels_that_make_the_search_too_long_are_refused_at_start() -> None:
     assert "contribute.labels" in str(exc.value) and "256" in str(exc.value)
     settings = parse_settings({**BASE, "contribute": {"labels": MANY[:4]}}, ENV)  # fits: accepted
     assert len(search_query(settings.github.org, settings.contribute.labels)) <= 256
+
+
+async def test_fake_search_that_times_out_says_so_and_returns_what_it_found() -> None:
+    fake = FakeGitHub()
+    fake.add_org("pallets-eco")
+    fake.add_repo("pallets-eco/flask-foo", owner_type="Organization")
+    for n in range(4):
+        fake.add_issue("pallets-eco/flask-foo", f"issue {n}", author="carol")
+    fake.search_timeouts = 1
+    q = {"q": "org:pallets-eco author:carol is:issue"}
+    async with fake, aiohttp.ClientSession() as session:
+        async with session.get(f"{fake.api_url}/search/issues", params=q) as resp:
+            partial = await resp.json()
+        async with session.get(f"{fake.api_url}/search/issues", params=q) as resp:
+            full = await resp.json()
+    assert (partial["incomplete_results"], partial["total_count"], len(partial["items"])) == (True, 2, 2)
+    assert (full["incomplete_results"], full["total_count"]) == (False, 4)
