@@ -368,6 +368,13 @@ def _validate(settings: Settings) -> None:
     for name in settings.radar.core_projects:
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,49}", name):
             raise ConfigError(f"config: `radar.core_projects` holds {name!r}, not a normalised PyPI name")
+    from bot.services.suggestions_refresh import search_query  # here: that module imports this one
+
+    if len(search_query(settings.github.org, settings.contribute.labels)) > 256:
+        # GitHub search: "Queries longer than 256 characters are not supported" (docs.github.com/en/search-github/
+        # getting-started-with-searching-on-github/troubleshooting-search-queries): it answers 422.
+        raise ConfigError("config: `contribute.labels` make the issue search longer than GitHub's 256 characters: "
+                          "use fewer or shorter labels")
     if settings.join.approvals_required < 1:
         raise ConfigError("config: `join.approvals_required` must be at least 1")
     if settings.join.retry_after_days < 0:

@@ -60,6 +60,9 @@ class PyPIProject:
     last_release_at: datetime | None
     # The start of the long description (the README), capped: read for "deprecated, use X instead".
     description_head: str | None = None
+    # `info.yanked`: Warehouse's `info` describes a yanked release only when every release is yanked
+    # (warehouse/legacy/api/json.py `latest_release_factory` orders by `Release.yanked` first).
+    yanked: bool = False
 
     def users_with_role(self, role: str) -> tuple[str, ...]:
         return tuple(r.user for r in self.roles if r.role.lower() == role.lower())
@@ -106,6 +109,7 @@ def _project(data: dict[str, Any]) -> PyPIProject:
         organization=ownership.get("organization") or None,
         last_release_at=max(url_times) if url_times else None,
         description_head=_head(info.get("description")),
+        yanked=info.get("yanked") is True,
     )
 
 

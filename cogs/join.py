@@ -342,12 +342,14 @@ class JoinCog(EcoCog, name="Join"):
 
     # ----- telling the person -----------------------------------------------------------------------
 
-    async def tell(self, user_id: int, content: str) -> bool:
-        """A DM; with DMs closed, a private thread in the eco channel they are added to."""
+    async def tell(self, user_id: int, content: str, *, nonce: str | None = None) -> bool:
+        """A DM; with DMs closed, a private thread in the eco channel they are added to. A `nonce` (at most
+        25 characters) makes Discord answer a resend with the message already created (`enforce_nonce`)."""
         content = fit_message(content)
+        once: dict[str, Any] = {"nonce": nonce} if nonce else {}
         try:
             user = self.bot.get_user(user_id) or await self.bot.fetch_user(user_id)
-            await user.send(content)
+            await user.send(content, **once)
             return True
         except discord.Forbidden as exc:
             if exc.code != DM_CLOSED:
@@ -363,7 +365,7 @@ class JoinCog(EcoCog, name="Join"):
                                              auto_archive_duration=10080)
             await thread.add_user(discord.Object(user_id))
             await thread.send(f"<@{user_id}> {content}"[:2000],
-                              allowed_mentions=discord.AllowedMentions(users=[discord.Object(user_id)]))
+                              allowed_mentions=discord.AllowedMentions(users=[discord.Object(user_id)]), **once)
             return True
         except discord.HTTPException as exc:
             log.warning("join: private thread for %s failed (%s)", user_id, exc.status)
@@ -387,7 +389,9 @@ class JoinCog(EcoCog, name="Join"):
             await self._thread_send(join_id, invitation.message)
         if await self.service.claim_requester_notice(join_id, reclaim_before=self.started_at):
             info = await self.service.info(join_id)
-            if await self.tell(info.requester_id, render.next_steps(info, self.settings, info.invitation_state)):
+            # One nonce for every process: a resend after dying before `record_told` is deduplicated.
+            if await self.tell(info.requester_id, render.next_steps(info, self.settings, info.invitation_state),
+                               nonce=f"eco-join-told-{join_id}"):
                 await self.service.record_told(join_id)
         self.refresh_card(join_id)
 

@@ -99,12 +99,15 @@ def _contributions(info: JoinInfo) -> str:
     c = info.contributions
     if c is None:
         return escape(info.contributions_error, 200) if info.contributions_error else "Not read yet."
-    lines = [f"Merged pull requests: **{c.merged_prs}** · open pull requests: **{c.open_prs}** · "
-             f"issues opened: **{c.issues}**"]
+    least = "at least " if c.incomplete else ""
+    lines = [f"Merged pull requests: {least}**{c.merged_prs}** · open pull requests: {least}**{c.open_prs}** · "
+             f"issues opened: {least}**{c.issues}**"]
     for kind, title, url in c.links:
         lines.append(f"• {escape(kind, 20)}: [{escape(title, 80) or '(untitled)'}](<{quote(url, safe=':/#?=&')}>)")
-    if len(lines) == 1 and not (c.merged_prs or c.open_prs or c.issues):
+    if len(lines) == 1 and not (c.merged_prs or c.open_prs or c.issues) and not c.incomplete:
         lines = ["Nothing yet in the organisation (pull requests or issues)."]
+    if c.incomplete:
+        lines.append("GitHub's search timed out, so these results are incomplete.")
     return _clip("\n".join(lines))
 
 

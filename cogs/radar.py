@@ -133,7 +133,7 @@ def render_org(rows: list[ProjectHealth], now: datetime, web_url: str, newest: d
     used = 0
     for n, h in enumerate(rows):
         release = f"{ver(h.version)} ({age_text(now - h.released_at)})" if h.version and h.released_at else (
-            "not on PyPI" if h.on_pypi is False else "no release read")
+            "not on PyPI" if h.on_pypi is False else ver(h.version) if h.version else "no release read")
         flags = "; ".join(_flag_lines(h)) or "\u2705"
         line = f"{repo_link(h.full_name, web_url)} · {release} · {flags}"
         if len(line) > 600:

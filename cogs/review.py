@@ -398,13 +398,16 @@ class Review(EcoCog, name="Review"):
         except discord.HTTPException as exc:
             log.warning("review: could not post in the thread of request %s: %s", request_id, exc.status)
 
-    async def tell_requester(self, request_id: int, content: str) -> str:
-        """DM the requester; with DMs closed, use a private thread they are in. Returns where it went."""
+    async def tell_requester(self, request_id: int, content: str, *, nonce: str | None = None) -> str:
+        """DM the requester; with DMs closed, use a private thread they are in. Returns where it went.
+        A `nonce` (at most 25 characters) makes Discord deduplicate a resend of the same message
+        (Create Message `enforce_nonce`, which discord.py always sets with a nonce)."""
         data = await self.review.card_data(request_id)
         requester = data.request.requester_id
+        once: dict[str, Any] = {"nonce": nonce} if nonce else {}
         try:
             user = self.bot.get_user(requester) or await self.bot.fetch_user(requester)
-            await user.send(content)
+            await user.send(content, **once)
             return "dm"
         except discord.Forbidden as exc:
             if exc.code != DM_CLOSED:
@@ -416,7 +419,7 @@ class Review(EcoCog, name="Review"):
             return "failed"
         mention = discord.AllowedMentions(users=[discord.Object(requester)])
         try:
-            await thread.send(f"<@{requester}> {content}", allowed_mentions=mention)
+            await thread.send(f"<@{requester}> {content}", allowed_mentions=mention, **once)
         except discord.HTTPException as exc:
             log.error("review: could not reach the requester of %s in thread %s (%s)", request_id, thread.id,
                       exc.status)
@@ -478,7 +481,11 @@ class Review(EcoCog, name="Review"):
             await self._thread_send(request_id, invitation.message)
         if await self.review.mark_requester_notified(request_id, reclaim_before=self.started_at):
             data = await self.review.card_data(request_id)
-            where = await self.tell_requester(request_id, render.requester_checklist(data, self.settings))
+            # The same nonce from every process: Discord answers a repeat (same author, same nonce, within
+            # a few minutes) with the message already created, so dying between the send and
+            # `record_requester_told` doesn't deliver the checklist twice on a quick restart.
+            where = await self.tell_requester(request_id, render.requester_checklist(data, self.settings),
+                                              nonce=f"eco-told-{request_id}")
             if where != "failed":
                 await self.review.record_requester_told(request_id, where)
         self.refresh_card(request_id)

@@ -82,10 +82,13 @@ class Contributions:
     open_prs: int | None
     issues: int | None
     links: tuple[tuple[str, str, str], ...]  # (kind, title, url), at most five, all from GitHub
+    # A search hit GitHub's time limit (`incomplete_results`): it answered what it found so far, so the
+    # counts are lower bounds (docs.github.com/en/rest/search/search#timeouts-and-incomplete-results).
+    incomplete: bool = False
 
     def to_json(self) -> str:
         return json.dumps({"merged_prs": self.merged_prs, "open_prs": self.open_prs, "issues": self.issues,
-                           "links": [list(link) for link in self.links]})
+                           "links": [list(link) for link in self.links], "incomplete": self.incomplete})
 
     @classmethod
     def from_json(cls, raw: str | None) -> Contributions | None:
@@ -93,7 +96,8 @@ class Contributions:
             return None
         d = json.loads(raw)
         return cls(d.get("merged_prs"), d.get("open_prs"), d.get("issues"),
-                   tuple(tuple(link) for link in d.get("links", ()))[:LINKS_SHOWN])  # type: ignore[misc]
+                   tuple(tuple(link) for link in d.get("links", ()))[:LINKS_SHOWN],  # type: ignore[misc]
+                   d.get("incomplete") is True)
 
 
 @dataclass(frozen=True)
@@ -531,18 +535,21 @@ class JoinService:
         counts: list[int] = []
         links: list[tuple[str, str, str]] = []
         error = None
+        incomplete = False
         try:
             for kind, query in queries:
                 await self._pacer.wait()
                 page = await self._github.search_issues(query, per_page=LINKS_SHOWN)
                 counts.append(page.total_count)
+                incomplete = incomplete or page.incomplete_results
                 web = self._settings.github.web_url.rstrip("/") + "/"
                 links.extend((kind, item.title, item.html_url) for item in page.items
                              if item.html_url.startswith(web))
         except ApiError as exc:
             log.warning("join %s: contribution search failed (%s)", join_id, exc.status)
             error = "GitHub's search didn't answer; the contributions could not be read."
-        data = None if error else Contributions(counts[0], counts[1], counts[2], tuple(links[:LINKS_SHOWN])).to_json()
+        data = None if error else Contributions(counts[0], counts[1], counts[2], tuple(links[:LINKS_SHOWN]),
+                                                incomplete).to_json()
         async with self._db() as session:
             await session.execute(
                 update(JoinRequest)

@@ -262,6 +262,12 @@ class RadarService:
                 if project is None:
                     changes |= {"on_pypi": False, "version": None, "released_at": None, "requires_json": "[]"}
                     released_at = None
+                elif project.yanked:
+                    # Every release is yanked (else `info` would describe a live one): pip skips them
+                    # (PEP 592), so no live release, no release date and no requirements to weigh.
+                    changes |= {"on_pypi": True, "version": f"{project.version[:80]} (yanked)", "released_at": None,
+                                "requires_json": "[]", "requires_dropped": 0}
+                    released_at = None
                 else:
                     reqs, dropped = pallets_requirements(list(project.requires_dist), self._core)
                     released_at = project.last_release_at

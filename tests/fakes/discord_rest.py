@@ -107,6 +107,10 @@ class RestMixin:
     def _init_rest(self: FakeDiscord) -> None:
         self.calls: list[CallRecord] = []
         self.unknown_routes: list[CallRecord] = []
+        # Create Message with `enforce_nonce` (discord.py sends it with every nonce): (author, nonce) ->
+        # (monotonic time, message id); `nonce_replays` lists the sends answered with the earlier message.
+        self.nonces: dict[tuple[int, str], tuple[float, int]] = {}
+        self.nonce_replays: list[int] = []
         self.faults: list[Fault] = []
         self.commands: dict[int | None, dict[int, dict[str, Any]]] = {}
         self.sync_calls = 0

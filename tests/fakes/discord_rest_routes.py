@@ -13,6 +13,9 @@ from tests.fakes.discord_rest import FILES, PAYLOAD, ApiError, _int, json_respon
 from tests.fakes.discord_validation import validate_command, validate_command_list
 from tests.fakes.discord_world import FakeChannel, FakeMessage, Perm, parse_emoji
 
+NONCE_MAX = 25  # Create Message `nonce`: "max 25 characters" (developers/resources/message.mdx)
+NONCE_WINDOW = 120.0  # enforce_nonce: "uniqueness in the past few minutes" (same file): 2 minutes here
+
 if TYPE_CHECKING:
     from tests.fakes.discord import FakeDiscord
 
@@ -247,7 +250,24 @@ class _Routes:
     async def post_message(self, request: web.Request) -> web.Response:
         fake = self.fake
         channel = fake.channel_or_404(request.match_info["channel_id"])
-        msg = fake.create_bot_message(channel, request[PAYLOAD], request[FILES])
+        body = request[PAYLOAD]
+        nonce = body.get("nonce")
+        if nonce is not None and len(str(nonce)) > NONCE_MAX:
+            raise ApiError(400, 50035, "Invalid Form Body: nonce: Must be 25 or fewer in length.")
+        key = (fake.bot_user.id, str(nonce))
+        if nonce is not None and body.get("enforce_nonce"):
+            # Create Message (developers/resources/message.mdx in discord/discord-api-docs): `nonce` is
+            # "max 25 characters"; with `enforce_nonce` "it will be checked for uniqueness in the past few
+            # minutes. If another message was created by the same author with the same nonce, that message
+            # will be returned and no new message will be created." The fake keeps NONCE_WINDOW (2 minutes).
+            seen = fake.nonces.get(key)
+            earlier = fake.messages.get(seen[1]) if seen else None
+            if seen and earlier is not None and time.monotonic() - seen[0] < NONCE_WINDOW:
+                fake.nonce_replays.append(earlier.id)
+                return json_response(fake._view(earlier, gateway=False))
+        msg = fake.create_bot_message(channel, body, request[FILES])
+        if nonce is not None:
+            fake.nonces[key] = (time.monotonic(), msg.id)
         return json_response(fake._view(msg, gateway=False))
 
     async def list_messages(self, request: web.Request) -> web.Response:

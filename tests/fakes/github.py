@@ -218,6 +218,7 @@ class FakeGitHub(FakeService):
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.invitation_daily_limit = INVITATIONS_PER_DAY
         self.revocations: list[str] = []  # logins whose token was revoked
+        self.search_timeouts = 0  # searches left that time out: partial items, `incomplete_results: true`
         self.oauth_apps: dict[str, str] = {"Iv1.fakeclient": "fake-client-secret"}
         self.device_flow_enabled = True
         self.device_code_error: str | None = None  # any other error code the device-code endpoint answers
@@ -1060,6 +1061,12 @@ class FakeGitHub(FakeService):
         # that "most endpoints" return an ETag; search answers observed without one:
         # https://github.com/slapperwan/gh4a/issues/886 (the search request "does not have an ETag").
         q = request.query.get("q", "")
+        if len(q) > 256:
+            # "Queries longer than 256 characters are not supported" (docs.github.com/en/search-github/
+            # getting-started-with-searching-on-github/troubleshooting-search-queries); the API answers 422.
+            raise Reply(422, {"message": "Validation Failed", "errors": [
+                {"message": "The search is longer than 256 characters.", "resource": "Search", "field": "q",
+                 "code": "invalid"}]})
         predicates = compile_search(q)
         matches = [
             (repo, issue)
@@ -1075,11 +1082,18 @@ class FakeGitHub(FakeService):
         page = max(1, int(request.query.get("page", 1)))
         if (page - 1) * per_page >= 1000:
             raise Reply(422, {"message": "Only the first 1000 search results are available"})
+        incomplete = self.search_timeouts > 0
+        if incomplete:
+            # "when a query exceeds the time limit, search returns all matches that were found prior to the
+            # timeout" and sets `incomplete_results` (docs.github.com/en/rest/search/search#timeouts-and-
+            # incomplete-results; .../troubleshooting-search-queries#potential-timeouts): counts run low.
+            self.search_timeouts -= 1
+            matches = matches[: len(matches) // 2]
         chunk = matches[:1000][(page - 1) * per_page : page * per_page]
         return json_response(
             {
                 "total_count": len(matches),
-                "incomplete_results": False,
+                "incomplete_results": incomplete,
                 "items": [{**self.issue_json(repo, issue), "score": 1.0} for repo, issue in chunk],
             }
         )

@@ -106,22 +106,26 @@ class FakePyPI(FakeService):
         project["releases"][version] = when
         if when >= max(project["releases"].values()):
             project["version"] = version
+        self._pick_latest(project)
+
+    @staticmethod
+    def _pick_latest(project: dict[str, Any]) -> None:
+        # info.version, in warehouse/legacy/api/json.py `latest_release_factory`: ORDER BY `Release.yanked`
+        # ASC, `Release.is_prerelease` NULLS LAST, `Release._pypi_ordering` DESC (version order), LIMIT 1. So
+        # the newest non-yanked final release, else pre-release; with every release yanked, the newest
+        # yanked one, and then `info.yanked` is true.
         try:
-            parsed = {v: Version(v) for v in project["releases"] if v not in project["yanked"]}
+            parsed = {v: Version(v) for v in project["releases"]}
         except InvalidVersion:
             return
-        # info.version is the newest release that is neither yanked nor a pre-release (when one exists), in
-        # version order: warehouse/legacy/api/json.py `latest_release_factory` orders by `Release.yanked`,
-        # `Release.is_prerelease.nullslast()`, `Release._pypi_ordering.desc()`.
-        project["version"] = max(parsed, key=lambda v: (not parsed[v].is_prerelease, parsed[v]))
+        project["version"] = max(parsed, key=lambda v: (v not in project["yanked"], not parsed[v].is_prerelease,
+                                                        parsed[v]))
 
     def yank(self, name: str, version: str, reason: str = "") -> None:
         """PEP 592: a yanked release stays listed, flagged; Warehouse yanks whole releases."""
         project = self.project(name)
         project["yanked"][version] = reason
-        live = {v: t for v, t in project["releases"].items() if v not in project["yanked"]}
-        if live:  # info.version is the newest non-yanked release (Warehouse orders by `Release.yanked` first)
-            project["version"] = max(live, key=lambda v: live[v])
+        self._pick_latest(project)
 
     def quarantined(self, project: dict[str, Any]) -> bool:
         return project["status"] == "quarantined"
@@ -160,6 +164,10 @@ class FakePyPI(FakeService):
                 "license": project["license"],
                 "license_expression": project["license_expression"],
                 "package_url": f"{self.url}/project/{project['name']}/",
+                # The release `info` describes may be yanked (when every release is): json.py `json_release`
+                # sends `"yanked": release.yanked, "yanked_reason": release.yanked_reason or None`.
+                "yanked": project["version"] in project["yanked"],
+                "yanked_reason": project["yanked"].get(project["version"]) or None,
             },
             "last_serial": 1,
             "releases": {v: self._files(project, v) for v in project["releases"]},

@@ -234,11 +234,19 @@ async def test_kill9_at_every_step_of_a_transfer_request(ph):
                    what="the approval note in the thread")
 
     # --- right after the decision: the follow-ups must not run again -------------------------------
-    await h.crash_and_restart()
+    await h.kill9()
+    # The one window no claim covers: Discord created the checklist DM, the process died before recording
+    # it. The restart then sends again, and only the nonce (enforce_nonce) keeps it from arriving twice.
+    in_window = (sum("Join the org first" in t for t in dm_texts(h, h.USER)) == 1
+                 and not await requester_told(h, rid))
+    await h.start_bot()
+    await wait_for(lambda: requester_told(h, rid), timeout=15, what="the checklist recorded as delivered")
     await asyncio.sleep(1.0)  # catch-up and a few tracking passes (every 0.6 s)
     assert h.github.invitations == [("pallets-eco", "alice", "member", "org-admin")]
     assert sum("Approved by" in t for t in thread_texts(h, card.id)) == 1
     assert sum("Join the org first" in t for t in dm_texts(h, h.USER)) == 1
+    # A resend answered with the first message happens in that window, and only there.
+    assert bool(h.discord.nonce_replays) == in_window, (in_window, h.discord.nonce_replays)
 
     # --- during tracking: GitHub is slow, the pass is in flight when the process dies -------------
     h.github.add_member("pallets-eco", "alice")
@@ -287,6 +295,12 @@ async def stored_state(h: ProcessHarness, rid: int, state: str) -> bool:
     async with h.db() as session:
         row = await session.get(TransferRequest, rid, populate_existing=True)
         return row is not None and row.state == state
+
+
+async def requester_told(h: ProcessHarness, rid: int) -> bool:
+    async with h.db() as session:
+        return bool(await session.scalar(select(func.count()).select_from(TransferEvent).where(
+            TransferEvent.request_id == rid, TransferEvent.action == "review.requester_told")))
 
 
 async def report_stored(h: ProcessHarness, rid: int) -> bool:
