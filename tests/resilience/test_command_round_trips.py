@@ -45,6 +45,9 @@ async def test_status_for_a_member_with_nothing_on_file_reads_once(harness):
         interaction = await h.slash(h.USER2, "eco status")
         message = await interaction.wait_message()
     assert message.ephemeral
-    # A guard (it was one already): no per-request follow-up reads for someone with no requests.
+    # A guard (it was one already): no per-request follow-up reads for someone with no requests:
+    # one read of their transfer requests and one of their join requests, nothing else.
     mine = [s for s in seen if "requester_id" in s]
-    assert len(mine) == 1 and mine[0].startswith("SELECT"), mine
+    assert all(s.startswith("SELECT") for s in mine), mine
+    tables = sorted(s.split(" FROM ", 1)[1].split()[0] for s in mine)
+    assert tables == ["join_requests", "transfer_requests"], mine

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base, utcnow
@@ -48,7 +48,7 @@ class JoinRequest(Base):
     device_error: Mapped[str | None] = mapped_column(String(50))
     # The sign-in's outcome as told to the person, and when it reached them.
     proof_note: Mapped[str | None] = mapped_column(Text)
-    proof_done: Mapped[bool] = mapped_column(default=False, server_default=text("0"))
+    proof_done: Mapped[bool] = mapped_column(default=False, server_default=false())
     proof_notified_at: Mapped[datetime | None]
 
     # Review.

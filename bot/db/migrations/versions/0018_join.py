@@ -44,7 +44,7 @@ def upgrade() -> None:
         sa.Column("device_started_at", DT(), nullable=True),
         sa.Column("device_error", sa.String(length=50), nullable=True),
         sa.Column("proof_note", sa.Text(), nullable=True),
-        sa.Column("proof_done", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("proof_done", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("proof_notified_at", DT(), nullable=True),
         sa.Column("review_channel_id", sa.BigInteger(), nullable=True),
         sa.Column("review_message_id", sa.BigInteger(), nullable=True),
