@@ -24,6 +24,7 @@ from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.models.join import JoinRequest
 from bot.db.models.transfers import OPEN_STATES, TransferEvent, TransferRequest
 from bot.db.models.verification import Verification
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFoundError, ServiceUnavailable
@@ -318,11 +319,15 @@ class VerificationService:
         """Each "Sign in with GitHub" click costs a GitHub call and a database row: one per
         `github.sign_in_cooldown_seconds` and user (issue 12). Counted from the database, so a restart
         doesn't reset it."""
-        last = await session.scalar(
+        last_verify = await session.scalar(
             select(func.max(Verification.created_at)).where(
                 Verification.user_id == user_id, Verification.method == DEVICE
             )
         )
+        # `/eco join`'s sign-ins count too (its own check counts these rows): one cooldown for both buttons.
+        last_join = await session.scalar(
+            select(func.max(JoinRequest.device_started_at)).where(JoinRequest.requester_id == user_id))
+        last = max((t for t in (last_verify, last_join) if t is not None), default=None)
         device_flow.check_cooldown(last, self._clock.now(), self._settings.github.sign_in_cooldown_seconds)
 
     async def _start_device(
