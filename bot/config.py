@@ -49,6 +49,9 @@ class GitHubSettings:
     timeout_seconds: float = 10.0
     # Seconds a member waits between two "Sign in with GitHub" clicks (each one is a GitHub call and a row).
     sign_in_cooldown_seconds: float = 30.0
+    # Seconds a member waits between two presses of "Check" (a topic: a GitHub call) and between two of
+    # "Verify ownership" (a PyPI call); each button counts on its own. 0 turns it off.
+    check_cooldown_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -342,9 +345,10 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("config: `review.adoption_inactive_days` must be positive")
     if settings.review.max_open_per_user < 1:
         raise ConfigError("config: `review.max_open_per_user` must be at least 1")
-    if settings.review.submit_cooldown_seconds < 0 or settings.github.sign_in_cooldown_seconds < 0:
+    if (settings.review.submit_cooldown_seconds < 0 or settings.github.sign_in_cooldown_seconds < 0
+            or settings.github.check_cooldown_seconds < 0):
         raise ConfigError("config: cooldowns (`review.submit_cooldown_seconds`, "
-                          "`github.sign_in_cooldown_seconds`) can't be negative")
+                          "`github.sign_in_cooldown_seconds`, `github.check_cooldown_seconds`) can't be negative")
     if settings.tracking.interval_minutes <= 0 or settings.contribute.refresh_minutes <= 0:
         raise ConfigError("config: intervals must be positive")
     for key in ("welcome_joined_within_days", "ping_cooldown_seconds"):

@@ -468,6 +468,11 @@ class GitHubClient:
 
     # --- OAuth device flow ------------------------------------------------------------------
 
+    @property
+    def web_url(self) -> str:
+        """The configured GitHub web URL (device flow, links), without a trailing slash."""
+        return self._web.base_url.rstrip("/")
+
     async def request_device_code(self, client_id: str, scope: str = "") -> DeviceCode:
         # Errors come as a JSON `error` (device_flow_disabled, incorrect_client_credentials ...), with
         # HTTP 200 like the token endpoint or with a 4xx: read both rather than calling them an outage.

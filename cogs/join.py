@@ -509,8 +509,9 @@ class JoinCog(EcoCog, name="Join"):
                 items.append(WithdrawButton(info.id))
         return render.status_embed(entries, self.settings.github.org), items
 
-    async def queue_embed(self) -> discord.Embed:
-        return render.render_queue(await self.service.queue())
+    async def queue_embed(self, room: int = 6000) -> discord.Embed:
+        """`room`: characters left in the message for this embed (Discord counts all its embeds together)."""
+        return render.render_queue(await self.service.queue(), room)
 
 
 async def setup(bot: EcoBot) -> None:

@@ -172,14 +172,25 @@ def status_embed(entries: list[JoinInfo], org: str) -> discord.Embed:
     return embed
 
 
-def render_queue(entries: list[JoinQueueEntry]) -> discord.Embed:
+def render_queue(entries: list[JoinQueueEntry], room: int = 6000) -> discord.Embed:
+    """The open join requests in at most `room` characters (title included): `/eco queue` sends it with the
+    transfer queue, and Discord's 6,000 characters count every embed of a message together."""
     embed = discord.Embed(title="Join requests", colour=discord.Colour.blurple())
     if not entries:
         embed.description = "No open join requests."
         return embed
-    lines = [f"#{e.id} **{escape(e.login, 39) or '?'}** · {_days(e.age)} · {escape(e.waiting_for, 200)}"
-             for e in entries[:25]]
-    embed.description = _clip("\n".join(lines), 4000)
+    budget = max(0, min(4000, room - len(embed.title or "") - 10))
+    lines: list[str] = []
+    used = 0
+    for n, e in enumerate(entries):
+        line = f"#{e.id} **{escape(e.login, 39) or '?'}** · {_days(e.age)} · {escape(e.waiting_for, 200)}"
+        more = f"… and {len(entries) - n} more"
+        if n >= 25 or used + len(line) + 1 + len(more) + 1 > budget:
+            lines.append(more if lines else f"{len(entries)} open join requests")
+            break
+        lines.append(line)
+        used += len(line) + 1
+    embed.description = _clip("\n".join(lines), max(1, budget))
     return embed
 
 

@@ -84,7 +84,8 @@ def _released(h: ProjectHealth, now: datetime) -> str:
 
 def _ci(h: ProjectHealth) -> str:
     text = CI_TEXT.get(h.ci_state or "", escape(h.ci_state, 20) if h.ci_state else "not read yet")
-    return f"[{text}]({h.ci_url})" if h.ci_url else text
+    # Quoted again when shown (a row stored by an older version): nothing in it can end the link.
+    return f"[{text}]({quote(h.ci_url, safe=':/%#?=&')})" if h.ci_url else text
 
 
 def _flag_lines(h: ProjectHealth) -> list[str]:

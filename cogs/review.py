@@ -548,7 +548,8 @@ class Review(EcoCog, name="Review"):
         embeds = [render.render_queue(entries)]
         join = self.bot.get_cog("Join")  # join requests are listed too
         if join is not None:
-            embeds.append(await join.queue_embed())  # type: ignore[attr-defined]
+            # 6,000 characters for all the embeds of one message together.
+            embeds.append(await join.queue_embed(6000 - len(embeds[0])))  # type: ignore[attr-defined]
         await interaction.response.send_message(embeds=embeds, ephemeral=True)
 
     @app_commands.command(name="tick", description="Maintainers: mark a transfer checklist step as done")

@@ -380,7 +380,7 @@ class VerificationCog(EcoCog, name="Verification"):
         # Local check first: someone else's request is refused without touching the network.
         summary = await self.service.pick_request(interaction.user.id, request_id)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        pypi = await self.service.pypi_check(summary.id)
+        pypi = await self.service.pypi_check_for(summary.id, interaction.user.id)  # per-user cooldown on PyPI
         available = self.service.device_flow_available
         view = methods_view(summary, available)
         embed = render_methods(summary, pypi, available)
@@ -412,6 +412,7 @@ class VerificationCog(EcoCog, name="Verification"):
 
     async def check_topic(self, interaction: discord.Interaction, request_id: int) -> None:
         await self.service.pick_request(interaction.user.id, request_id)  # only the requester may check
+        self.service.take_press(interaction.user.id, "check")  # each press asks GitHub: a per-user cooldown
         await interaction.response.defer(ephemeral=True, thinking=True)
         outcome = await self.service.check_topic(request_id, interaction.user.id)
         await interaction.edit_original_response(embed=render_outcome(outcome))

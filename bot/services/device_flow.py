@@ -8,7 +8,8 @@ reading one poll answer, and the per-user "Sign in with GitHub" cooldown.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.errors import Conflict, ServiceUnavailable
@@ -25,7 +26,7 @@ PENDING, VERIFIED, FAILED, EXPIRED = "pending", "verified", "failed", "expired"
 async def request_code(github: GitHubClient, client_id: str) -> DeviceCode:
     """A device code from GitHub, or ServiceUnavailable with a message the user can act on."""
     try:
-        return await github.request_device_code(client_id)
+        code = await github.request_device_code(client_id)
     except RateLimited as exc:
         raise ServiceUnavailable(text.rate_limited(exc.retry_after)) from None
     except DeviceFlowError as exc:
@@ -37,6 +38,23 @@ async def request_code(github: GitHubClient, client_id: str) -> DeviceCode:
         if exc.status is not None and 200 <= exc.status < 500:
             raise ServiceUnavailable(text.DEVICE_REFUSED) from None
         raise ServiceUnavailable(text.GITHUB_DOWN) from None
+    return _checked(code, github.web_url)
+
+
+# The answer is outside data shown to the user: the code in markdown, the URI as a link button. GitHub's
+# codes are 8 characters with a hyphen (docs.github.com, "Device flow"); the page is {web_url}/login/device.
+_USER_CODE = re.compile(r"[A-Z0-9]{4,10}-?[A-Z0-9]{0,10}")
+_URI_PATH = re.compile(r"/[A-Za-z0-9._~/-]{1,200}")
+
+
+def _checked(code: DeviceCode, web: str) -> DeviceCode:
+    if not isinstance(code.user_code, str) or not _USER_CODE.fullmatch(code.user_code):
+        log.warning("device flow: GitHub's user code has an unexpected form; not shown")
+        raise ServiceUnavailable(text.DEVICE_REFUSED)
+    uri = code.verification_uri
+    if not (isinstance(uri, str) and uri.startswith(web + "/") and _URI_PATH.fullmatch(uri[len(web):])):
+        code = replace(code, verification_uri=f"{web}/login/device")
+    return code
 
 
 @dataclass(frozen=True)

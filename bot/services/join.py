@@ -281,6 +281,18 @@ class JoinService:
         if open_one is not None:
             raise Conflict(f"You already have join request #{open_one.id} ({LABELS[open_one.state]}). "
                            "`/eco status` shows it; `/eco withdraw` withdraws it.")
+        # Each request that is signed in puts a card (a thread, three GitHub searches) before the maintainers:
+        # withdrawing and asking again waits out the transfers' submission cooldown too.
+        cooldown = timedelta(seconds=self._settings.review.submit_cooldown_seconds)
+        asked = await session.scalar(
+            select(func.max(JoinRequest.created_at)).where(JoinRequest.requester_id == user_id))
+        if asked is not None and cooldown:
+            if asked.tzinfo is None:
+                asked = asked.replace(tzinfo=now.tzinfo)
+            left = (asked + cooldown - now).total_seconds()
+            if left > 0:
+                seconds = max(1, int(left + 0.999))
+                raise Conflict(f"You asked moments ago. Please wait {seconds} seconds, then ask again.")
         wait = timedelta(days=self._settings.join.retry_after_days)
         last = await session.scalar(
             select(func.max(JoinRequest.decided_at)).where(

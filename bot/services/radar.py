@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)  # a poster killed mid-post leaves this; another process reclaims it after
 NAME_RECHECK = timedelta(days=30)  # the PyPI name from pyproject.toml is read again this often
 ISSUES_PAGE = 100
+_RUN_PATH = re.compile(r"/[A-Za-z0-9._~/%-]{1,280}")  # a workflow run's path on the web: no markdown in it
 FAILED_RUNS = frozenset({"failure", "timed_out", "startup_failure"})
 DISPLAY = {
     "flask": "Flask", "werkzeug": "Werkzeug", "jinja2": "Jinja2", "click": "Click",
@@ -340,8 +342,10 @@ class RadarService:
         else:
             state = str(run.get("conclusion") or "unknown")[:20]
         url = run.get("html_url")
-        # Only a link into the configured GitHub is kept (it is rendered as a link).
-        safe_url = url if isinstance(url, str) and url.startswith(self._web_url + "/") and len(url) <= 300 else None
+        # Only a link into the configured GitHub is kept (it is rendered as a link), and only one made of
+        # URL path characters: a `)`, space, `<`, `>` or newline would end the markdown link early.
+        safe_url = (url if isinstance(url, str) and len(url) <= 300 and url.startswith(self._web_url + "/")
+                    and _RUN_PATH.fullmatch(url[len(self._web_url):]) else None)
         return {"ci_state": state, "ci_url": safe_url}
 
     def _issues(self, data: Any) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.models.join import JoinRequest
 from bot.db.models.transfers import OPEN_STATES, TransferEvent, TransferRequest
 from bot.db.models.verification import Verification
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFoundError, ServiceUnavailable
@@ -191,6 +192,8 @@ class VerificationService:
         self._filter = secret_filter
         self._busy: set[int] = set()  # verification ids being polled right now
         self._starting: set[int] = set()  # users whose device flow is being requested from GitHub
+        self._presses: dict[tuple[int, str], datetime] = {}  # (user, button) -> last press that asked GitHub/PyPI
+        self._pypi_seen: dict[tuple[int, int], tuple[datetime, PyPICheck]] = {}  # (user, request) -> last answer
 
     @property
     def device_flow_available(self) -> bool:
@@ -226,6 +229,39 @@ class VerificationService:
         if len(mine) > 1:
             raise InvalidInput(text.PICK_ONE)
         return mine[0]
+
+    def take_press(self, user_id: int, button: str) -> None:
+        """A press of "Check" or "Verify ownership" costs a GitHub or PyPI call: one per
+        `github.check_cooldown_seconds`, user and button (in memory: a short window a restart may reset)."""
+        cooldown = self._settings.github.check_cooldown_seconds
+        if cooldown <= 0:
+            return
+        now = self._clock.now()
+        window = timedelta(seconds=cooldown)
+        last = self._presses.get((user_id, button))
+        if last is not None and now - last < window:
+            wait = max(1, int((last + window - now).total_seconds() + 0.999))
+            raise Conflict(text.press_cooldown(wait))
+        if len(self._presses) > 1000:
+            self._presses = {k: v for k, v in self._presses.items() if now - v < window}
+        self._presses[(user_id, button)] = now
+
+    async def pypi_check_for(self, request_id: int, user_id: int) -> PyPICheck:
+        """`pypi_check` for a press of "Verify ownership" / `/eco verify`: within
+        `github.check_cooldown_seconds` of this member's last one for the request, the answer PyPI gave
+        then is shown again instead of asking PyPI once more."""
+        cooldown = self._settings.github.check_cooldown_seconds
+        now = self._clock.now()
+        seen = self._pypi_seen.get((user_id, request_id))
+        if cooldown > 0 and seen is not None and now - seen[0] < timedelta(seconds=cooldown):
+            return seen[1]
+        check = await self.pypi_check(request_id)
+        if cooldown > 0:
+            if len(self._pypi_seen) > 1000:
+                window = timedelta(seconds=cooldown)
+                self._pypi_seen = {k: v for k, v in self._pypi_seen.items() if now - v[0] < window}
+            self._pypi_seen[(user_id, request_id)] = (now, check)
+        return check
 
     # ----- device flow --------------------------------------------------------------------------
 
@@ -283,11 +319,15 @@ class VerificationService:
         """Each "Sign in with GitHub" click costs a GitHub call and a database row: one per
         `github.sign_in_cooldown_seconds` and user. Counted from the database, so a restart
         doesn't reset it."""
-        last = await session.scalar(
+        last_verify = await session.scalar(
             select(func.max(Verification.created_at)).where(
                 Verification.user_id == user_id, Verification.method == DEVICE
             )
         )
+        # `/eco join`'s sign-ins count too (its own check counts these rows): one cooldown for both buttons.
+        last_join = await session.scalar(
+            select(func.max(JoinRequest.device_started_at)).where(JoinRequest.requester_id == user_id))
+        last = max((t for t in (last_verify, last_join) if t is not None), default=None)
         device_flow.check_cooldown(last, self._clock.now(), self._settings.github.sign_in_cooldown_seconds)
 
     async def _start_device(

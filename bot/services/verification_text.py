@@ -189,6 +189,10 @@ def taken_over_notice(repo: str) -> str:
     )
 
 
+def press_cooldown(seconds: int) -> str:
+    return f"You pressed that a moment ago: each press asks GitHub or PyPI. Please try again in {seconds} second(s)."
+
+
 def sign_in_cooldown(seconds: int) -> str:
     return (
         f"You started a GitHub sign-in moments ago: its code is still valid. Please try again in {seconds} "

@@ -100,7 +100,8 @@ async def test_eligibility_is_postponed_told_and_retried(make_harness):
 
 
 async def test_topic_check_failures_are_explained_and_change_nothing(make_harness):
-    h = await make_harness(github={**CLIENT, "timeout_seconds": 0.3}, env=SECRET)
+    # Presses in a row: the per-user "Check" cooldown (tests/resilience/test_audit_verification.py) is off here.
+    h = await make_harness(github={**CLIENT, "timeout_seconds": 0.3, "check_cooldown_seconds": 0}, env=SECRET)
     fast_retries(h)
     h.github.add_repo("alice/flask-foo")
     rid = await add_request(h)
