@@ -5,6 +5,7 @@ Everything shown from PyPI or GitHub goes through bot.markdown.escape (no markdo
 from __future__ import annotations
 
 import logging
+import math
 import re
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -151,6 +152,9 @@ def render_org(rows: list[ProjectHealth], now: datetime, web_url: str, newest: d
     return embed
 
 
+SHARE_COOLDOWN_SECONDS = 60  # one public "Show publicly" per member a minute
+
+
 class ShowHealthButton(
     GuardedDynamicItem[discord.ui.Button],
     template=custom_id_template(r"eco:health:show:(?P<user>\d{1,20}):(?P<repo>\d{1,20})"),
@@ -169,9 +173,19 @@ class ShowHealthButton(
     async def handle(self, interaction: discord.Interaction) -> None:
         if interaction.user.id != self.user_id:
             raise NotAllowed("Only the person who asked can share this answer. Run `/eco health` yourself.")
+        # The bot posts on the member's behalf: only where they could post themselves (interaction
+        # permissions are the member's, overwrites included), and not as a way to flood a channel.
+        perms = interaction.permissions
+        in_thread = isinstance(interaction.channel, discord.Thread)
+        if not (perms.send_messages_in_threads if in_thread else perms.send_messages):
+            raise NotAllowed("You can't post in this channel, so the bot won't post this answer here for you.")
         cog = _cog(interaction)
+        wait = cog.share_wait(interaction.user.id)
+        if wait:
+            raise NotAllowed(f"You shared a health answer a moment ago: try again in {wait} second(s).")
         embed = await cog.answer(self.repo_id or None)
         await interaction.response.send_message(embed=embed, allowed_mentions=discord.AllowedMentions.none())
+        cog.shared(interaction.user.id)
 
 
 def _cog(interaction: discord.Interaction) -> Radar:
@@ -187,6 +201,21 @@ class Radar(EcoCog):
         deps = bot.deps
         self.service = RadarService(deps.db, deps.github, deps.pypi, deps.clock, bot.settings)
         self.web_url = bot.settings.github.web_url.rstrip("/")
+        self._shared_at: dict[int, datetime] = {}  # member -> last public share (in memory: a restart forgets)
+
+    def share_wait(self, user_id: int) -> int:
+        """Seconds before this member may share another answer publicly (0: now)."""
+        last = self._shared_at.get(user_id)
+        if last is None:
+            return 0
+        left = SHARE_COOLDOWN_SECONDS - (self.bot.deps.clock.now() - last).total_seconds()
+        return max(0, math.ceil(left))
+
+    def shared(self, user_id: int) -> None:
+        now = self.bot.deps.clock.now()
+        self._shared_at = {u: t for u, t in self._shared_at.items()
+                           if (now - t).total_seconds() < SHARE_COOLDOWN_SECONDS}  # stays small
+        self._shared_at[user_id] = now
 
     async def cog_load(self) -> None:
         await super().cog_load()
