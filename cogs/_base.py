@@ -11,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import NotAllowed
+from bot.services.review import REQUESTER_VOTE
 
 if TYPE_CHECKING:
     from bot.app import EcoBot
@@ -43,6 +44,34 @@ class EcoCog(commands.Cog):
     async def cog_unload(self) -> None:
         for command in getattr(self, "_eco_commands", []):
             self.bot.eco_group.remove_command(command.name)
+
+
+# Reactions on a review card that never count: removed (with Manage Messages) so the card stays readable.
+STRAY_VOTE_REASONS = ("not a voting reaction", "not a maintainer", REQUESTER_VOTE)
+
+
+def card_reaction_emoji(bot: EcoBot, payload: discord.RawReactionActionEvent) -> str | None:
+    """The emoji key of a person's reaction in the review channel (where cards live), else None."""
+    if payload.channel_id != bot.settings.discord.review_channel_id or payload.guild_id is None:
+        return None
+    if bot.user is not None and payload.user_id == bot.user.id:
+        return None
+    return str(payload.emoji) if payload.emoji.is_unicode_emoji() else f"{payload.emoji.name}:{payload.emoji.id}"
+
+
+async def remove_stray_reaction(bot: EcoBot, payload: discord.RawReactionActionEvent) -> None:
+    channel = bot.get_channel(payload.channel_id)
+    if not isinstance(channel, discord.TextChannel):
+        return
+    me = channel.guild.me
+    if me is None or not channel.permissions_for(me).manage_messages:
+        return  # ignored instead: it never counts anyway
+    try:
+        await channel.get_partial_message(payload.message_id).remove_reaction(
+            payload.emoji, discord.Object(payload.user_id)
+        )
+    except discord.HTTPException:
+        log.debug("could not remove a reaction on card %s", payload.message_id)
 
 
 def require_maintainer(interaction: discord.Interaction) -> None:

@@ -19,14 +19,17 @@ from discord.ext import commands, tasks
 
 from bot.errors import DomainError
 from bot.services.join import CHOICE_LIMIT, JoinService
-from bot.services.review import REQUESTER_VOTE, VOTE_EMOJIS, VoteOutcome
+from bot.services.review import VOTE_EMOJIS, VoteOutcome
 from cogs import join_render as render
 from cogs._base import (
+    STRAY_VOTE_REASONS,
     EcoCog,
     GuardedDynamicItem,
+    card_reaction_emoji,
     custom_id_template,
     fit_message,
     modal_values,
+    remove_stray_reaction,
     require_maintainer,
 )
 
@@ -221,25 +224,16 @@ class JoinCog(EcoCog, name="Join"):
         await self._on_reaction(payload, added=False)
 
     async def _on_reaction(self, payload: discord.RawReactionActionEvent, *, added: bool) -> None:
-        if payload.channel_id != self.settings.discord.review_channel_id or payload.guild_id is None:
-            return
-        if self.bot.user is not None and payload.user_id == self.bot.user.id:
+        emoji = card_reaction_emoji(self.bot, payload)
+        if emoji is None:
             return
         join_id = await self.service.request_for_message(payload.message_id)
         if join_id is None:
             return
-        emoji = str(payload.emoji) if payload.emoji.is_unicode_emoji() else f"{payload.emoji.name}:{payload.emoji.id}"
         is_maintainer = self.bot.is_maintainer(payload.member) if added else True  # only maintainers' are stored
         outcome = await self.service.record_vote(join_id, payload.user_id, emoji, is_maintainer, added)
-        if added and outcome.reason in ("not a voting reaction", "not a maintainer", REQUESTER_VOTE):
-            channel = self.bot.get_channel(payload.channel_id)
-            me = getattr(getattr(channel, "guild", None), "me", None)
-            if isinstance(channel, discord.TextChannel) and me and channel.permissions_for(me).manage_messages:
-                try:
-                    await channel.get_partial_message(payload.message_id).remove_reaction(
-                        payload.emoji, discord.Object(payload.user_id))
-                except discord.HTTPException:
-                    pass  # it never counts anyway
+        if added and outcome.reason in STRAY_VOTE_REASONS:
+            await remove_stray_reaction(self.bot, payload)
         await self.handle_outcome(outcome)
 
     @commands.Cog.listener()

@@ -15,10 +15,20 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot.services.review import ITEM_BY_KEY, OPEN, REQUESTER_VOTE, REVIEWABLE, VOTE_EMOJIS, ReviewService, VoteOutcome
+from bot.services.review import ITEM_BY_KEY, OPEN, REVIEWABLE, VOTE_EMOJIS, ReviewService, VoteOutcome
 from bot.services.tracking import TrackingResult, TrackingService
 from cogs import review_render as render
-from cogs._base import EcoCog, GuardedDynamicItem, GuardedModal, custom_id_template, modal_values, require_maintainer
+from cogs._base import (
+    STRAY_VOTE_REASONS,
+    EcoCog,
+    GuardedDynamicItem,
+    GuardedModal,
+    card_reaction_emoji,
+    custom_id_template,
+    modal_values,
+    remove_stray_reaction,
+    require_maintainer,
+)
 
 if TYPE_CHECKING:
     from bot.app import EcoBot
@@ -294,34 +304,18 @@ class Review(EcoCog, name="Review"):
         await self._on_reaction(payload, added=False)
 
     async def _on_reaction(self, payload: discord.RawReactionActionEvent, *, added: bool) -> None:
-        if payload.channel_id != self.settings.discord.review_channel_id or payload.guild_id is None:
-            return
-        if self.bot.user is not None and payload.user_id == self.bot.user.id:
+        emoji = card_reaction_emoji(self.bot, payload)
+        if emoji is None:
             return
         request_id = await self.review.request_for_message(payload.message_id)
         if request_id is None:
             return
-        emoji = str(payload.emoji) if payload.emoji.is_unicode_emoji() else f"{payload.emoji.name}:{payload.emoji.id}"
         # REACTION_REMOVE carries no member; only maintainers' votes are stored, so removing is safe.
         is_maintainer = self.bot.is_maintainer(payload.member) if added else True
         outcome = await self.review.record_vote(request_id, payload.user_id, emoji, is_maintainer, added)
-        if added and outcome.reason in ("not a voting reaction", "not a maintainer", REQUESTER_VOTE):
-            await self._remove_reaction(payload)
+        if added and outcome.reason in STRAY_VOTE_REASONS:
+            await remove_stray_reaction(self.bot, payload)
         await self.handle_outcome(outcome)
-
-    async def _remove_reaction(self, payload: discord.RawReactionActionEvent) -> None:
-        channel = self.bot.get_channel(payload.channel_id)
-        if not isinstance(channel, discord.TextChannel):
-            return
-        me = channel.guild.me
-        if me is None or not channel.permissions_for(me).manage_messages:
-            return  # ignored instead: it never counts anyway
-        try:
-            await channel.get_partial_message(payload.message_id).remove_reaction(
-                payload.emoji, discord.Object(payload.user_id)
-            )
-        except discord.HTTPException:
-            log.debug("could not remove a reaction on card %s", payload.message_id)
 
     async def handle_outcome(self, outcome: VoteOutcome) -> None:
         if outcome.changed or outcome.awaiting_confirmation:
