@@ -19,12 +19,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, text, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.dialect import insert as dialect_insert
 from bot.db.models.contribute import RepoFacts
 from bot.db.models.join import OPEN_JOIN_STATES, REVIEWABLE_JOIN_STATES, JoinRequest, JoinVote
 from bot.db.models.verification import Verification
@@ -653,7 +653,7 @@ class JoinService:
                 return VoteOutcome(join_id, "ignored", row.state, reason=why)
             # The write first: it takes SQLite's write lock, so what is read next is current.
             if added:
-                stmt = sqlite_insert(JoinVote).values(join_id=join_id, user_id=user_id, emoji=emoji, at=now)
+                stmt = dialect_insert(session, JoinVote).values(join_id=join_id, user_id=user_id, emoji=emoji, at=now)
                 result = await session.execute(stmt.on_conflict_do_nothing())
             else:
                 result = await session.execute(delete(JoinVote).where(
@@ -695,7 +695,7 @@ class JoinService:
                 await session.execute(delete(JoinVote).where(
                     JoinVote.join_id == join_id, JoinVote.user_id == user_id, JoinVote.emoji == emoji))
             for user_id, emoji in sorted(wanted - have):
-                await session.execute(sqlite_insert(JoinVote).values(
+                await session.execute(dialect_insert(session, JoinVote).values(
                     join_id=join_id, user_id=user_id, emoji=emoji, at=now).on_conflict_do_nothing())
             changed = bool(wanted - have or have - wanted - earlier)
             outcome = await self._decide(session, row, now=now, status="recorded" if changed else "unchanged")

@@ -21,11 +21,11 @@ from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.dialect import insert as dialect_insert
 from bot.db.models.faq import FaqFeedback, FaqReply
 from bot.db.models.join import REVIEWABLE_JOIN_STATES, JoinRequest
 from bot.db.models.maintainers_digest import DigestQuestion, MaintainersDigestWeek
@@ -355,7 +355,7 @@ class MaintainersDigestService:
         lease = timedelta(minutes=self.settings.digest.claim_lease_minutes)
         async with self.db() as session:
             inserted = await session.execute(
-                sqlite_insert(MaintainersDigestWeek)
+                dialect_insert(session, MaintainersDigestWeek)
                 .values(week_key=key, claimed_at=now, claim_token=token)
                 .on_conflict_do_nothing()
             )
@@ -403,7 +403,7 @@ class MaintainersDigestService:
         keep = self.settings.digest.max_questions
         async with self.db() as session:
             await session.execute(
-                sqlite_insert(DigestQuestion)
+                dialect_insert(session, DigestQuestion)
                 .values(
                     message_id=message_id, channel_id=channel_id, author_id=author_id,
                     excerpt=text[:STORED_EXCERPT_CHARS], asked_at=now,

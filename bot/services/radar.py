@@ -19,11 +19,11 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.dialect import insert as dialect_insert
 from bot.db.models.contribute import RepoFacts
 from bot.db.models.radar import RadarCore, RadarEtag, RadarPost, RadarProject
 from bot.github import GitHubClient
@@ -313,7 +313,7 @@ class RadarService:
             current.checked_at = now
             current.error = "; ".join(errors)[:200] or None
             for key, etag in new_etags.items():
-                stmt = insert(RadarEtag).values(key=key[:400], etag=etag, fetched_at=now)
+                stmt = dialect_insert(s, RadarEtag).values(key=key[:400], etag=etag, fetched_at=now)
                 await s.execute(stmt.on_conflict_do_update(index_elements=["key"],
                                                            set_={"etag": etag, "fetched_at": now}))
             await s.commit()
@@ -391,7 +391,7 @@ class RadarService:
                     pass
             async with self._db() as s:
                 if answer.etag:
-                    stmt = insert(RadarEtag).values(key=key, etag=answer.etag, fetched_at=now)
+                    stmt = dialect_insert(s, RadarEtag).values(key=key, etag=answer.etag, fetched_at=now)
                     await s.execute(stmt.on_conflict_do_update(index_elements=["key"],
                                                                set_={"etag": answer.etag, "fetched_at": now}))
                 if not version or len(version) > 100 or (is_prerelease(version) and not self._cfg.include_prereleases):
@@ -406,7 +406,7 @@ class RadarService:
                     # The durable claim, written with the new version in one transaction: whatever
                     # happens next, this release gets exactly one post attempt chain.
                     await s.execute(
-                        insert(RadarPost)
+                        dialect_insert(s, RadarPost)
                         .values(project=core, version=version, state="pending", capped=0, created_at=now)
                         .on_conflict_do_nothing()
                     )
