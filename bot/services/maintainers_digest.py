@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.dialect import insert as dialect_insert
+from bot.db.dialect import serialize
 from bot.db.models.faq import FaqFeedback, FaqReply
 from bot.db.models.join import REVIEWABLE_JOIN_STATES, JoinRequest
 from bot.db.models.maintainers_digest import DigestQuestion, MaintainersDigestWeek
@@ -38,6 +39,7 @@ EXCERPT_CHARS = 120  # of a question, in the digest
 STORED_EXCERPT_CHARS = 300  # of a question, in the database (the column's size)
 NAME_CHARS = 100  # a repository, login or topic name in a line
 MAX_ITEMS_READ = 200  # rows a provider reads per section: the embed shows far fewer anyway
+QUESTIONS_LOCK = 0x45434F51  # advisory lock key of the candidate-question table ("ECOQ")
 WEEKLY_MARKER = "Weekly maintainers' digest"
 DISCORD_WEB = "https://discord.com/channels"
 
@@ -402,6 +404,7 @@ class MaintainersDigestService:
         now = self.clock.now()
         keep = self.settings.digest.max_questions
         async with self.db() as session:
+            await serialize(session, QUESTIONS_LOCK)  # the prune below must see every other insert
             await session.execute(
                 dialect_insert(session, DigestQuestion)
                 .values(

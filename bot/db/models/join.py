@@ -78,6 +78,7 @@ class JoinRequest(Base):
             "requester_id",
             unique=True,
             sqlite_where=text("state IN ('proving', 'submitted', 'under_review', 'approved')"),
+            postgresql_where=text("state IN ('proving', 'submitted', 'under_review', 'approved')"),
         ),
     )
 

@@ -68,7 +68,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_join_requests_review_message_id"), ["review_message_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_join_requests_next_poll_at"), ["next_poll_at"], unique=False)
         batch_op.create_index("uq_join_requests_open_requester", ["requester_id"], unique=True,
-                              sqlite_where=sa.text(OPEN))
+                              sqlite_where=sa.text(OPEN), postgresql_where=sa.text(OPEN))
     op.create_table(
         "join_votes",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
