@@ -645,7 +645,7 @@ class JoinService:
     ) -> VoteOutcome:
         now = self._clock.now()
         async with self._db() as session:
-            row = await session.get(JoinRequest, join_id)
+            row = await session.get(JoinRequest, join_id, with_for_update=True)  # PostgreSQL: votes in turn
             if row is None:
                 return VoteOutcome(join_id, "ignored", None, reason="unknown request")
             why = _ignore_reason(row, user_id, emoji, is_maintainer, is_bot)
@@ -674,7 +674,7 @@ class JoinService:
         """Catch up with the card's reactions as they are now (votes made while the bot was offline)."""
         now = self._clock.now()
         async with self._db() as session:
-            row = await session.get(JoinRequest, join_id)
+            row = await session.get(JoinRequest, join_id, with_for_update=True)
             if row is None:
                 return VoteOutcome(join_id, "ignored", None, reason="unknown request")
             wanted = {(u, e) for e, users in reactions.items() if e in VOTE_EMOJIS for u in users
