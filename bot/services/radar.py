@@ -279,7 +279,9 @@ class RadarService:
                     }
 
         answer = await ask(keys["runs"], lambda etag: self._github.get_conditional(
-            f"{base}/actions/runs", params={"branch": row.default_branch, "per_page": 1}, etag=etag))
+            # event=push: a fork's pull request from its own `main` also has head branch `main`.
+            f"{base}/actions/runs", params={"branch": row.default_branch, "event": "push", "per_page": 1},
+            etag=etag))
         if answer is not None and not answer.not_modified:
             changes |= self._ci(answer.data)
 

@@ -464,12 +464,12 @@ class FakeGitHub(FakeService):
 
     def add_workflow_run(
         self, full_name: str, conclusion: str | None = "success", *, branch: str | None = None,
-        status: str = "completed", created_at: datetime | None = None,
+        status: str = "completed", created_at: datetime | None = None, event: str = "push",
     ) -> dict[str, Any]:
         repo = self.repo(full_name)
         run = {"id": next(self._ids), "branch": branch or repo["default_branch"], "status": status,
                "conclusion": conclusion if status == "completed" else None,
-               "created_at": created_at or datetime.now(UTC)}
+               "created_at": created_at or datetime.now(UTC), "event": event}
         repo["runs"].append(run)
         return run
 
@@ -915,11 +915,14 @@ class FakeGitHub(FakeService):
         return json_response(data)
 
     async def _h_runs(self, request: web.Request) -> web.Response:
-        # Newest first, filtered by `branch`; the list sits under `workflow_runs` with `total_count`:
-        # https://docs.github.com/en/rest/actions/workflow-runs#list-workflow-runs-for-a-repository
+        # Newest first, filtered by `branch` and `event`; the list sits under `workflow_runs` with
+        # `total_count`: https://docs.github.com/en/rest/actions/workflow-runs#list-workflow-runs-for-a-repository
+        # `branch` matches the run's head branch name only, so a pull request from a fork's own `main`
+        # shows up under `branch=main` too (event `pull_request`): only `event=push` leaves it out.
         repo = self._repo_from(request)
-        branch = request.query.get("branch")
-        runs = sorted((r for r in repo["runs"] if branch is None or r["branch"] == branch),
+        branch, event = request.query.get("branch"), request.query.get("event")
+        runs = sorted((r for r in repo["runs"] if (branch is None or r["branch"] == branch)
+                       and (event is None or r.get("event", "push") == event)),
                       key=lambda r: (r["created_at"], r["id"]), reverse=True)
         per_page = max(1, min(int(request.query.get("per_page", 30)), 100))
         page = max(1, int(request.query.get("page", 1)))
@@ -928,7 +931,7 @@ class FakeGitHub(FakeService):
             "total_count": len(runs),
             "workflow_runs": [
                 {"id": r["id"], "head_branch": r["branch"], "status": r["status"], "conclusion": r["conclusion"],
-                 "event": "push", "created_at": iso(r["created_at"]),
+                 "event": r.get("event", "push"), "created_at": iso(r["created_at"]),
                  "html_url": f"{self.web_url}/{full}/actions/runs/{r['id']}"}
                 for r in runs[(page - 1) * per_page : page * per_page]
             ],
