@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sys
 
 import aiohttp
@@ -29,8 +30,12 @@ LOGIN_TIMEOUT_SECONDS = 20.0
 CHECK_TIMEOUT_SECONDS = 60.0
 
 
+# Control characters (terminal escape sequences among them) from outside data never reach the terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def _out(line: str) -> None:
-    sys.stdout.write(line + "\n")
+    sys.stdout.write(_CONTROL.sub("\ufffd", line) + "\n")
 
 
 async def check(settings: Settings) -> int:

@@ -33,3 +33,19 @@ async def test_eligibility_command_names_the_successor_and_the_evidence(world): 
     text = out.decode()
     assert text.startswith("carol/shop: NOT ACCEPTED (application)"), text + err.decode()
     assert "requirements.txt requires flask==3.0.2" in text and "pallets-eco takes installable extensions" in text
+
+
+async def test_eligibility_command_prints_no_terminal_escape_from_outside_data(world):  # noqa: F811
+    _, config, github, pypi = world
+    build_world(github, pypi)
+    github.add_repo("mallory/flask-esc", license=None, files={"pyproject.toml": '[project]\nname = "flask-esc"\n'
+                                                                  'dependencies = ["flask"]\n'})
+    # A PyPI author writes the license expression: ESC ] 0 ; (set the terminal title) and a CSI clear.
+    pypi.add_project("flask-esc", version="1.0", requires_dist=["Flask"],
+                     license_expression="MIT\x1b]0;owned\x07\x1b[2J\u202e")
+    proc = await _spawn(config, "eligibility", "mallory/flask-esc")
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    text = out.decode()
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "owned" in text  # shown, defused
