@@ -89,7 +89,8 @@ def render_card(card: JoinCard, settings: Settings, now: datetime) -> discord.Em
         if info.invitation_error:
             inv += f": {escape(info.invitation_error, 300)}"
         if info.teams_note:
-            inv += "\n" + escape(info.teams_note, 600).replace("\\`", "`")
+            # Built by the service from a configured slug and an already escaped GitHub message.
+            inv += "\n" + info.teams_note[:600]
         embed.add_field(name="Invitation", value=_clip(inv), inline=False)
     embed.set_footer(text=f"Vote: {APPROVE} approve · {REJECT} reject (you'll be asked why) · {LOOKING} looking")
     return embed
