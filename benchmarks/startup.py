@@ -4,22 +4,16 @@
 created the fake Discord waits for the bot's IDENTIFY, then offers `/eco about` every 50 ms until one
 is acknowledged. The real bot runs with production settings: migrations on a fresh database for the
 first start, the same database on restart (where the command tree is unchanged, so it must not sync).
-
-The project's modules are byte-compiled first, as they are in the Docker image (`pip install .` compiles
-them) and after any earlier run of a checkout: with PYTHONDONTWRITEBYTECODE set in the shell and an
-editable install, every start would otherwise compile about 80 modules from source (0.17 s of CPU),
-which no deployed bot does.
 """
 
 from __future__ import annotations
 
 import asyncio
-import compileall
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.report import Row, Table, median
-from benchmarks.world import REPO_ROOT, START_TIMEOUT, BenchWorld
+from benchmarks.world import START_TIMEOUT, BenchWorld
 
 OFFER_EVERY = 0.05
 
@@ -57,14 +51,7 @@ async def time_to_usable(world: BenchWorld, kind: str, db_file: Path) -> tuple[f
         await proc.stop()
 
 
-def compile_project() -> None:
-    """Write the bytecode of the bot's, the cogs' and the benchmark's modules (kept in __pycache__)."""
-    for package in ("bot", "cogs", "benchmarks"):
-        compileall.compile_dir(REPO_ROOT / package, quiet=1)
-
-
 async def run_startup(worlds: dict[str, BenchWorld], table: Table, repeats: int, tmp: Path) -> None:
-    compile_project()
     runs = {kind: StartupRuns() for kind in worlds}
     for r in range(repeats):
         for kind, world in worlds.items():

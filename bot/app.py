@@ -36,9 +36,6 @@ log = logging.getLogger(__name__)
 TREE_HASH_KEY = "command_tree_hash"
 CRITICAL_GRACE_SECONDS = 2.0
 HANDLER_GRACE_SECONDS = 2.0
-# After READY the long-running bot lets the first commands through before its catch-ups and the first
-# passes of its background loops compete with them for the CPU and the database.
-BACKGROUND_GRACE_SECONDS = 1.0
 
 
 @dataclass
@@ -106,13 +103,6 @@ class EcoBot(commands.Bot):
             self.synced_on_start = await self.sync_commands(force=False)
         if self.deps.start_background_tasks:
             self.spawn(heartbeat.run(self.deps.db, self.settings.database.heartbeat_seconds), name="heartbeat")
-
-    async def wait_until_settled(self) -> None:
-        """`wait_until_ready`, then (with background tasks on, i.e. in production) a moment of grace so
-        that commands queued while the bot was starting are answered before start-up catch-up work runs."""
-        await self.wait_until_ready()
-        if self.deps.start_background_tasks:
-            await asyncio.sleep(BACKGROUND_GRACE_SECONDS)
 
     def guild_object(self) -> discord.Object:
         return discord.Object(id=self.settings.discord.guild_id)

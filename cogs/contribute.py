@@ -299,7 +299,7 @@ class Contribute(EcoCog):
     @refresh_loop.before_loop
     @digest_loop.before_loop
     async def _wait_ready(self) -> None:
-        await self.bot.wait_until_settled()
+        await self.bot.wait_until_ready()
 
     async def run_digest_once(self) -> DigestRun:
         return await self.service.run_digest_once(self.send_digest)

@@ -408,7 +408,7 @@ class JoinCog(EcoCog, name="Join"):
 
     @loop.before_loop
     async def _before_loop(self) -> None:
-        await self.bot.wait_until_settled()
+        await self.bot.wait_until_ready()
 
     async def run_pass(self) -> None:
         """Poll due sign-ins and tell their outcome, post cards, follow invitations, late rejections."""
@@ -456,11 +456,7 @@ class JoinCog(EcoCog, name="Join"):
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
-        self.bot.spawn(self._catch_up_when_settled(), name="join-catch-up")
-
-    async def _catch_up_when_settled(self) -> None:
-        await self.bot.wait_until_settled()
-        await self.catch_up()
+        self.bot.spawn(self.catch_up(), name="join-catch-up")
 
     async def catch_up(self) -> None:
         """What happened while the bot was down: cards not posted, decisions not told, offline votes."""

@@ -139,7 +139,7 @@ class MaintainersDigest(EcoCog, name="MaintainersDigest"):
 
     @weekly_loop.before_loop
     async def _before_weekly(self) -> None:
-        await self.bot.wait_until_settled()
+        await self.bot.wait_until_ready()
 
     async def post_weekly(self) -> bool:
         """Post this week's digest if it is due and nobody has: True when this call posted it."""

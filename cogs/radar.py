@@ -269,7 +269,7 @@ class Radar(EcoCog):
 
     @radar_loop.before_loop
     async def _wait_ready(self) -> None:
-        await self.bot.wait_until_settled()
+        await self.bot.wait_until_ready()
 
     async def run_pass(self, *, all_due: bool = False) -> list[RadarAlert]:
         await self.service.refresh_pass(all_due=all_due)

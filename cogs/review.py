@@ -330,11 +330,7 @@ class Review(EcoCog, name="Review"):
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
-        self.bot.spawn(self._catch_up_when_settled(), name="review-catch-up")
-
-    async def _catch_up_when_settled(self) -> None:
-        await self.bot.wait_until_settled()
-        await self.catch_up()
+        self.bot.spawn(self.catch_up(), name="review-catch-up")
 
     async def catch_up(self) -> None:
         """Apply what happened while the bot was offline: unposted cards and reactions, and approvals
@@ -577,7 +573,7 @@ class Review(EcoCog, name="Review"):
 
     @tracking_loop.before_loop
     async def _before_tracking(self) -> None:
-        await self.bot.wait_until_settled()
+        await self.bot.wait_until_ready()
 
     async def run_tracking_pass(self) -> TrackingResult:
         result = await self.tracking.run_pass()

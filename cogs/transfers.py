@@ -232,10 +232,6 @@ class Transfers(EcoCog):
             # A failed pass must not stop the loop: the next pass tries again.
             log.exception("retrying postponed eligibility checks failed")
 
-    @retry_checks.before_loop
-    async def _before_retry_checks(self) -> None:
-        await self.bot.wait_until_settled()
-
     # ----- commands -------------------------------------------------------------------------------
 
     @app_commands.command(name="transfer", description="Ask to move a project you own into pallets-eco")

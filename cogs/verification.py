@@ -271,7 +271,7 @@ class VerificationCog(EcoCog, name="Verification"):
 
     @poller.before_loop
     async def _before_poller(self) -> None:
-        await self.bot.wait_until_settled()
+        await self.bot.wait_until_ready()
 
     async def run_pass(self) -> list[Outcome]:
         """Poll due device flows, then tell every user whose verification finished."""
